@@ -1,0 +1,45 @@
+# poseforge: set-up, tests and the quick start. Every target reuses .venv when it exists.
+#
+#   make quickstart   generate synthetic hands, train the light CPM on the CPU, evaluate
+#   make test         the whole test suite
+#   make bench        the standard benchmark table (tools/benchmark.py)
+#
+# CONSTRAINTS pins torch to the CPU wheel this machine ships; with your own (CUDA) torch already
+# installed in .venv, run `make CONSTRAINTS= ...` so pip leaves it alone.
+
+PYTHON      ?= $(shell command -v python3.11 || command -v python3)
+VENV        ?= .venv
+CONSTRAINTS ?= constraints.txt
+PY          := $(VENV)/bin/python
+STAMP       := $(VENV)/.poseforge-installed
+PIP_FLAGS   := --disable-pip-version-check -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
+
+QS_DATA     ?= data/synth_hands
+QS_CONFIG   ?= configs/quickstart/cpm-light_synth-hands-128.py
+QS_WORK     ?= work_dirs/quickstart
+
+.PHONY: venv test quickstart bench clean-quickstart
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+quickstart: $(STAMP)
+	test -f $(QS_DATA)/annotations/test.json || \
+		$(PY) tools/generate_dataset.py --out $(QS_DATA) --num 2000 --views 2 --seed 0 --size 256
+	$(PY) tools/train.py $(QS_CONFIG) --work-dir $(QS_WORK) --resume
+	$(PY) tools/eval.py $(QS_CONFIG) "$$(cat $(QS_WORK)/last_checkpoint)" --work-dir $(QS_WORK) \
+		--out $(QS_WORK)/metrics.json --vis 16
+	@echo "training curves: $(QS_WORK)/curves.png"
+
+bench: $(STAMP)
+	$(PY) tools/benchmark.py standard --out docs/benchmarks.md
+
+clean-quickstart:
+	rm -rf $(QS_DATA) $(QS_WORK)

@@ -1,0 +1,7 @@
+"""Keypoint codecs: keypoints <-> training targets (``KEYPOINT_CODECS``).
+
+Importing this package registers every codec (the registry's lazy ``locations`` point here).
+"""
+from poseforge.codecs.msra_heatmap import MSRAHeatmap, gaussian_blur_kernel
+
+__all__ = ['MSRAHeatmap', 'gaussian_blur_kernel']

@@ -1,0 +1,206 @@
+"""``TopdownAffine``: one warp from the decoded image to the model input, plus matrix helpers.
+
+mmpose's top-down pipeline flips the whole image in ``RandomFlip`` and then warps it in
+``TopdownAffine`` (``mmpose/datasets/transforms/topdown_transforms.py``). Here every geometric
+step is an affine map composed into a single ``cv2.warpAffine`` straight from the decoded
+(possibly 1/2-1/8 size, see ``loading.py``) image:
+
+    input px  <-  crop (centre, scale, rotation)  <-  flip (deferred by RandomFlip)
+              <-  JPEG reduction (deferred by LoadImage(reduce='auto'))  <-  decoded px
+
+so the full image is never flipped, copied or colour-converted. The result equals flipping the
+full image and then warping it, up to interpolation.
+
+Conventions (mmpose's ``get_warp_matrix``): pixel centres at integer coordinates; the box centre
+maps to ``(w / 2, h / 2)``; the scale is ``input_w / bbox_scale_w`` on both axes after
+:func:`fix_aspect_ratio`; a positive rotation turns the image content anticlockwise on screen.
+With ``use_udp`` (UDP, Huang et al. 2020) the centre maps to ``((w - 1) / 2, (h - 1) / 2)`` and
+each axis scales by ``(size - 1) / bbox_scale``; unlike mmpose's ``get_udp_warp_matrix``, which
+rotates the other way round, the rotation sense is the same as without UDP.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from poseforge.datasets.transforms.base import BaseTransform
+from poseforge.datasets.transforms.loading import REDUCE_FACTORS, EncodedImage
+from poseforge.registry import TRANSFORMS
+
+
+# --------------------------------------------------------------------------- matrix helpers
+def fix_aspect_ratio(bbox_scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
+    """Grow the box ``(w, h)`` (never shrink it) to ``w / h == aspect_ratio`` (mmpose's rule)."""
+    w, h = float(bbox_scale[0]), float(bbox_scale[1])
+    if w > h * aspect_ratio:
+        return np.array([w, w / aspect_ratio], dtype=np.float32)
+    return np.array([h * aspect_ratio, h], dtype=np.float32)
+
+
+def get_warp_matrix(center: Sequence[float], scale: Sequence[float], rot: float,
+                    output_size: Sequence[int], use_udp: bool = False) -> np.ndarray:
+    """2x3 float64 affine mapping image px to output px for a box ``center``/``scale`` (w, h).
+
+    The closed form of mmpose's three-point construction (``get_warp_matrix``), so no
+    ``cv2.getAffineTransform`` round trip in float32; ``use_udp`` gives the UDP variant.
+    """
+    theta = math.radians(float(rot))
+    cos, sin = math.cos(theta), math.sin(theta)
+    out_w, out_h = float(output_size[0]), float(output_size[1])
+    if use_udp:
+        sx, sy = (out_w - 1) / float(scale[0]), (out_h - 1) / float(scale[1])
+        tx, ty = (out_w - 1) / 2, (out_h - 1) / 2
+    else:
+        sx = sy = out_w / float(scale[0])
+        tx, ty = out_w / 2, out_h / 2
+    cx, cy = float(center[0]), float(center[1])
+    a, b = sx * cos, sx * sin
+    c, d = -sy * sin, sy * cos
+    return np.array([[a, b, tx - a * cx - b * cy],
+                     [c, d, ty - c * cx - d * cy]], dtype=np.float64)
+
+
+def to_3x3(matrix: np.ndarray) -> np.ndarray:
+    """Homogeneous 3x3 form of a 2x3 affine (float64)."""
+    out = np.eye(3, dtype=np.float64)
+    out[:2] = matrix
+    return out
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    """Inverse of a 2x3 affine, as 2x3 float64 (closed form; no LAPACK call per sample)."""
+    (a, b, tx), (c, d, ty) = np.asarray(matrix, dtype=np.float64).tolist()
+    det = a * d - b * c
+    if det == 0:
+        raise ValueError('affine matrix is singular (zero-size box?)')
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return np.array([[ia, ib, -(ia * tx + ib * ty)], [ic, id_, -(ic * tx + id_ * ty)]])
+
+
+def flip_matrix(direction: str, image_size: Sequence[int]) -> np.ndarray:
+    """3x3 affine of a flip of a ``(w, h)`` image: ``x -> w - 1 - x`` (horizontal) etc."""
+    w, h = image_size
+    m = np.eye(3, dtype=np.float64)
+    if direction in ('horizontal', 'diagonal'):
+        m[0, 0], m[0, 2] = -1.0, w - 1.0
+    if direction in ('vertical', 'diagonal'):
+        m[1, 1], m[1, 2] = -1.0, h - 1.0
+    if direction not in ('horizontal', 'vertical', 'diagonal'):
+        raise ValueError(f'unknown flip direction {direction!r}')
+    return m
+
+
+def reduction_matrix(factor: int) -> np.ndarray:
+    """3x3 map from a ``1/factor`` decoded image's px to full-size px (libjpeg's sampling)."""
+    offset = (factor - 1) / 2.0
+    return np.array([[factor, 0, offset], [0, factor, offset], [0, 0, 1]], dtype=np.float64)
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine to ``(..., 2)`` points (float64 maths, float32 result)."""
+    pts = np.asarray(points, dtype=np.float64)
+    m = np.asarray(matrix, dtype=np.float64)
+    return (pts @ m[:, :2].T + m[:, 2]).astype(np.float32)
+
+
+def max_reduction(matrix: np.ndarray, max_factor: int = 8) -> int:
+    """Largest decode reduction (1, 2, 4, 8) that does not lose detail the warp would keep.
+
+    The warp's largest singular value is the output px per source px along the least
+    downsampled direction; decoding at ``1/k`` is harmless while ``k * that <= 1``.
+    """
+    (a, b), (c, d) = np.asarray(matrix, dtype=np.float64)[:2, :2].tolist()
+    frob = a * a + b * b + c * c + d * d
+    det = a * d - b * c
+    stretch = math.sqrt(0.5 * (frob + math.sqrt(max(frob * frob - 4 * det * det, 0.0))))
+    for factor in sorted(REDUCE_FACTORS, reverse=True):
+        if factor <= max_factor and factor * stretch <= 1.0 + 1e-9:
+            return factor
+    return 1
+
+
+# --------------------------------------------------------------------------- the transform
+@TRANSFORMS.register_module()
+class TopdownAffine(BaseTransform):
+    """Crop the box (``bbox_center``, ``bbox_scale``, ``bbox_rotation``) to ``input_size``.
+
+    Reads ``img`` or a deferred ``encoded_img``, ``flip``/``flip_pending``/``flip_direction``
+    (from ``RandomFlip``), ``keypoints`` (optional). Writes ``img`` (the crop, RGB, like the
+    source), ``bbox_scale`` fixed to the input aspect ratio, ``transformed_keypoints`` (K, 2)
+    input px, ``input_size`` ``(w, h)``, ``input_center``/``input_scale`` (mmpose's names) and
+    ``input_to_image`` (2, 3) float32: input px -> original, *unflipped* image px, so
+    predictions map straight back to the image (for a flipped sample it includes the flip).
+
+    Args:
+        input_size: model input ``(w, h)``.
+        use_udp: UDP warp (see the module docstring).
+        max_reduce: cap on the deferred-decode reduction factor (1 disables it here).
+    """
+
+    def __init__(self, input_size: Sequence[int], use_udp: bool = False,
+                 max_reduce: int = 8) -> None:
+        if len(input_size) != 2 or any(int(v) != v or v <= 0 for v in input_size):
+            raise ValueError(f'TopdownAffine: input_size must be two positive integers '
+                             f'(w, h), got {input_size!r}')
+        if max_reduce not in REDUCE_FACTORS:
+            raise ValueError(f'TopdownAffine: max_reduce must be one of {REDUCE_FACTORS}')
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.use_udp = bool(use_udp)
+        self.max_reduce = int(max_reduce)
+
+    def crop_matrix(self, results: dict) -> np.ndarray:
+        """2x3 map from (flipped, if flipped) image px to input px; fixes ``bbox_scale``."""
+        w, h = self.input_size
+        center = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2)
+        scale = fix_aspect_ratio(np.asarray(results['bbox_scale']).reshape(2), w / h)
+        rotation = float(np.asarray(results.get('bbox_rotation', 0.0)).reshape(-1)[0])
+        if not (np.isfinite(center).all() and np.isfinite(scale).all() and (scale > 0).all()
+                and math.isfinite(rotation)):
+            # ValueError: the dataset skips such a sample in training and raises in test mode
+            raise ValueError(f'TopdownAffine: degenerate box (centre {center.tolist()}, '
+                             f'scale {scale.tolist()}, rotation {rotation})')
+        results['bbox_scale'] = scale
+        results['input_center'] = center
+        results['input_scale'] = scale
+        return get_warp_matrix(center, scale, rotation, self.input_size, self.use_udp)
+
+    def _source(self, results: dict, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The pixels to warp and the 3x3 map from their px to input px.
+
+        A deferred JPEG is decoded here at the largest reduction the warp allows, and the
+        reduction is folded into the matrix.
+        """
+        encoded: EncodedImage | None = results.pop('encoded_img', None)
+        if results.get('img') is not None:
+            return results['img'], matrix
+        if encoded is None:
+            raise KeyError("TopdownAffine: no 'img' in results: put LoadImage first")
+        source, factor = encoded.decode_reduced(max_reduction(matrix, self.max_reduce))
+        return source, matrix @ reduction_matrix(factor)
+
+    def transform(self, results: dict) -> dict:
+        crop = to_3x3(self.crop_matrix(results))
+        img_h, img_w = results['img_shape'][:2]
+        direction = results.get('flip_direction')
+        flip = flip_matrix(direction, (img_w, img_h)) if direction else np.eye(3)
+        # original image px -> input px (the flip is part of it whenever the sample is flipped)
+        image_to_input = crop @ flip if results.get('flip') else crop
+        results['input_to_image'] = invert_affine(image_to_input[:2]).astype(np.float32)
+
+        # source px (what cv2 will read) -> input px
+        source_to_input = crop @ flip if results.get('flip_pending') else crop
+        source, source_to_input = self._source(results, source_to_input)
+        results['img'] = cv2.warpAffine(source, source_to_input[:2], self.input_size,
+                                        flags=cv2.INTER_LINEAR,
+                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        results['flip_pending'] = False
+
+        keypoints = results.get('keypoints')
+        if keypoints is not None:
+            results['transformed_keypoints'] = transform_points(
+                np.asarray(keypoints)[..., :2], crop[:2])
+        results['input_size'] = self.input_size
+        return results

@@ -1,0 +1,199 @@
+"""Box and flip transforms: ``GetBBoxCenterScale``, ``RandomBBoxTransform``, ``RandomFlip``.
+
+Semantics follow mmpose 1.x (``mmpose/datasets/transforms/common_transforms.py``,
+``mmpose/structures/bbox/transforms.py``) for a single instance per sample (our dataset schema):
+centres and scales are ``(2,)`` arrays, not mmpose's ``(1, 2)``.
+
+Randomness comes from numpy's global generator (``np.random``), which mmengine seeds per run and
+per dataloader worker, so a seeded run is reproducible. Each call draws the same number of
+values whether or not an augmentation fires, so one change of probability does not reshuffle
+every later draw.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from poseforge.datasets.transforms.base import BaseTransform
+from poseforge.registry import TRANSFORMS
+
+FLIP_DIRECTIONS = ('horizontal', 'vertical', 'diagonal')
+
+
+# --------------------------------------------------------------------------- flip helpers
+def flip_points(points: np.ndarray, image_size: Sequence[int], direction: str) -> np.ndarray:
+    """Mirror ``(..., 2)`` points in a ``(w, h)`` image: ``x -> w - 1 - x`` (mmpose's rule)."""
+    w, h = image_size
+    out = np.array(points, dtype=np.float32, copy=True)
+    if direction in ('horizontal', 'diagonal'):
+        out[..., 0] = (w - 1) - out[..., 0]
+    if direction in ('vertical', 'diagonal'):
+        out[..., 1] = (h - 1) - out[..., 1]
+    return out
+
+
+def flip_bbox_xyxy(bbox: np.ndarray, image_size: Sequence[int], direction: str) -> np.ndarray:
+    """Mirror an ``x1, y1, x2, y2`` box, keeping ``x1 <= x2`` and ``y1 <= y2``."""
+    corners = flip_points(np.asarray(bbox, dtype=np.float32).reshape(2, 2), image_size,
+                          direction)
+    return np.concatenate([corners.min(axis=0), corners.max(axis=0)])
+
+
+def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
+                   image_size: Sequence[int], flip_indices: Sequence[int],
+                   direction: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mirror keypoints and, for a mirror image, swap left/right by ``flip_indices``.
+
+    After a horizontal (or vertical) flip the subject's left side is where its right side was,
+    so keypoint ``i`` takes the coordinates of keypoint ``flip_indices[i]``. A 'diagonal' flip is
+    a 180-degree rotation, which keeps sides, so it is not reordered (mmpose reorders it too).
+    """
+    keypoints = flip_points(keypoints, image_size, direction)
+    if direction != 'diagonal':
+        order = np.asarray(flip_indices, dtype=np.int64)
+        if order.size != keypoints.shape[-2]:
+            raise ValueError(f'flip_indices has {order.size} entries for '
+                             f'{keypoints.shape[-2]} keypoints')
+        keypoints = keypoints[..., order, :]
+        if keypoints_visible is not None:
+            keypoints_visible = np.asarray(keypoints_visible)[..., order]
+    return keypoints, keypoints_visible
+
+
+# --------------------------------------------------------------------------- transforms
+@TRANSFORMS.register_module()
+class GetBBoxCenterScale(BaseTransform):
+    """``bbox`` (x1, y1, x2, y2) -> ``bbox_center`` (2,) and ``bbox_scale`` (w, h) * padding.
+
+    As in mmpose, an existing ``bbox_center``/``bbox_scale`` pair is kept and only padded.
+    """
+
+    def __init__(self, padding: float = 1.25) -> None:
+        if not padding > 0:
+            raise ValueError(f'GetBBoxCenterScale: padding must be positive, got {padding}')
+        self.padding = float(padding)
+
+    def transform(self, results: dict) -> dict:
+        if results.get('bbox_center') is not None and results.get('bbox_scale') is not None:
+            results['bbox_scale'] = (np.asarray(results['bbox_scale'], dtype=np.float32)
+                                     * np.float32(self.padding))
+            return results
+        x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4)
+        results['bbox_center'] = np.array([(x1 + x2) * 0.5, (y1 + y2) * 0.5], dtype=np.float32)
+        results['bbox_scale'] = np.array([(x2 - x1) * self.padding, (y2 - y1) * self.padding],
+                                         dtype=np.float32)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomFlip(BaseTransform):
+    """Flip the sample with probability ``prob``: keypoints, box, centre now; pixels later.
+
+    Writes ``flip`` (bool) and ``flip_direction`` (mmpose's keys) and mirrors ``keypoints``
+    (reordered by ``flip_indices``), ``keypoints_visible``, ``bbox`` and ``bbox_center`` in the
+    ``img_shape`` frame. The pixels are *not* flipped here: ``flip_pending`` tells
+    ``TopdownAffine`` to fold the flip into its warp (one pass instead of mmpose's full-image
+    flip + warp). Anything else that reads the full image gets it flipped via
+    :func:`~poseforge.datasets.transforms.loading.get_image`.
+    """
+
+    def __init__(self, prob: float = 0.5, direction: str = 'horizontal') -> None:
+        if not 0.0 <= prob <= 1.0:
+            raise ValueError(f'RandomFlip: prob must be in [0, 1], got {prob}')
+        if direction not in FLIP_DIRECTIONS:
+            raise ValueError(f'RandomFlip: direction must be one of {FLIP_DIRECTIONS}, '
+                             f'got {direction!r}')
+        self.prob = float(prob)
+        self.direction = direction
+
+    def transform(self, results: dict) -> dict:
+        do_flip = np.random.random() < self.prob
+        results.setdefault('flip', False)
+        results.setdefault('flip_direction', None)
+        if not do_flip:
+            return results
+        if results['flip_direction'] not in (None, self.direction):
+            raise NotImplementedError('RandomFlip: combining flips in different directions '
+                                      'is not supported')
+        self.apply(results, self.direction)
+        return results
+
+    @staticmethod
+    def apply(results: dict, direction: str) -> dict:
+        """Flip ``results`` in ``direction`` (deterministic; a second flip undoes the first)."""
+        h, w = results['img_shape'][:2]
+        size = (w, h)
+        if results.get('keypoints') is not None:
+            if 'flip_indices' not in results:
+                raise KeyError("RandomFlip: 'flip_indices' missing from results (the dataset's "
+                               'get_data_info adds it from the skeleton)')
+            results['keypoints'], visible = flip_keypoints(
+                results['keypoints'], results.get('keypoints_visible'), size,
+                results['flip_indices'], direction)
+            if visible is not None:
+                results['keypoints_visible'] = visible
+        if results.get('bbox') is not None:
+            results['bbox'] = flip_bbox_xyxy(results['bbox'], size, direction)
+        if results.get('bbox_center') is not None:
+            results['bbox_center'] = flip_points(results['bbox_center'], size, direction)
+        # toggles: a second flip in the same direction undoes the first. ``flip_pending``
+        # means "the pixels still need this flip to match the coordinates".
+        results['flip'] = not results.get('flip', False)
+        results['flip_pending'] = not results.get('flip_pending', False)
+        results['flip_direction'] = direction
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomBBoxTransform(BaseTransform):
+    """Randomly shift, rescale and rotate the box (``bbox_center``, ``bbox_scale``).
+
+    Each with its own probability: shift by ``uniform(-1, 1) * shift_factor * bbox_scale`` per
+    axis; scale by ``uniform(*scale_factor)``; rotate by
+    ``clip(normal(0, rotate_factor), -2 * rotate_factor, 2 * rotate_factor)`` degrees, written to
+    ``bbox_rotation`` (0 when not rotated). Defaults are mmpose 1.x's; the shift and scale
+    distributions are uniform and the rotation a clipped normal (mmpose 0.x style; mmpose 1.x
+    draws all three from a normal truncated to +-1 factor), which spends more samples on
+    large changes.
+    """
+
+    def __init__(self, shift_factor: float = 0.16, shift_prob: float = 0.3,
+                 scale_factor: Sequence[float] | float = (0.5, 1.5), scale_prob: float = 1.0,
+                 rotate_factor: float = 80.0, rotate_prob: float = 0.6) -> None:
+        if isinstance(scale_factor, (int, float)):
+            scale_factor = (1.0 - scale_factor, 1.0 + scale_factor)
+        lo, hi = (float(v) for v in scale_factor)
+        if not 0 < lo <= hi:
+            raise ValueError(f'RandomBBoxTransform: scale_factor must be (low, high) with '
+                             f'0 < low <= high, got {scale_factor!r}')
+        for name, p in (('shift_prob', shift_prob), ('scale_prob', scale_prob),
+                        ('rotate_prob', rotate_prob)):
+            if not 0.0 <= p <= 1.0:
+                raise ValueError(f'RandomBBoxTransform: {name} must be in [0, 1], got {p}')
+        self.shift_factor = float(shift_factor)
+        self.shift_prob = float(shift_prob)
+        self.scale_factor = (lo, hi)
+        self.scale_prob = float(scale_prob)
+        self.rotate_factor = float(rotate_factor)
+        self.rotate_prob = float(rotate_prob)
+
+    def sample(self) -> tuple[np.ndarray, float, float]:
+        """``(shift (2,) in units of bbox_scale, scale multiplier, rotation deg)``."""
+        gates = np.random.random(3)
+        shift = np.random.uniform(-1.0, 1.0, 2) * self.shift_factor
+        scale = np.random.uniform(*self.scale_factor)
+        rotate = np.clip(np.random.normal() * self.rotate_factor,
+                         -2.0 * self.rotate_factor, 2.0 * self.rotate_factor)
+        return (shift if gates[0] < self.shift_prob else np.zeros(2),
+                float(scale) if gates[1] < self.scale_prob else 1.0,
+                float(rotate) if gates[2] < self.rotate_prob else 0.0)
+
+    def transform(self, results: dict) -> dict:
+        shift, scale, rotate = self.sample()
+        bbox_scale = np.asarray(results['bbox_scale'], dtype=np.float32).reshape(2)
+        center = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2)
+        results['bbox_center'] = (center + shift * bbox_scale).astype(np.float32)
+        results['bbox_scale'] = (bbox_scale * scale).astype(np.float32)
+        results['bbox_rotation'] = float(results.get('bbox_rotation', 0.0)) + rotate
+        return results

@@ -1,0 +1,121 @@
+"""``PhotometricAug``: albumentations pixel-level augmentation of the crop.
+
+mmpose's ``Albumentation`` transform accepts any albumentations class and works on the full
+image before the crop. Here only *photometric* (``ImageOnlyTransform``) classes are accepted:
+a geometric one would move pixels without moving the keypoints. Applied after
+``TopdownAffine`` it touches 256x256 pixels instead of the whole photo.
+
+Seeding: albumentations 2.x draws from its own generators, not ``np.random``, and seeds all of a
+``Compose``'s transforms with the same value. This wrapper reseeds every transform with its own
+seed drawn from ``np.random`` the first time it runs in a process (so mmengine's per-run and
+per-worker seeding applies, and forked dataloader workers do not repeat each other).
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any, Sequence
+
+import albumentations as A
+import numpy as np
+from albumentations.core.composition import BaseCompose
+from albumentations.core.transforms_interface import BasicTransform, ImageOnlyTransform
+
+from poseforge.datasets.transforms.base import BaseTransform
+from poseforge.datasets.transforms.loading import get_image
+from poseforge.registry import TRANSFORMS
+
+#: Light colour / blur / noise / compression changes suited to hands and people.
+DEFAULT_PHOTOMETRIC: tuple[dict, ...] = (
+    dict(type='RandomBrightnessContrast', brightness_limit=0.2, contrast_limit=0.2, p=0.5),
+    dict(type='HueSaturationValue', hue_shift_limit=10, sat_shift_limit=20, val_shift_limit=10,
+         p=0.3),
+    dict(type='OneOf', transforms=[dict(type='GaussianBlur', blur_limit=(3, 5)),
+                                   dict(type='MotionBlur', blur_limit=(3, 5))], p=0.1),
+    dict(type='GaussNoise', std_range=(0.02, 0.06), p=0.1),
+    dict(type='ImageCompression', quality_range=(60, 95), p=0.1),
+)
+
+
+def _albumentations_class(name: str) -> type:
+    cls = getattr(A, name, None)
+    if not isinstance(cls, type) or not issubclass(cls, (BasicTransform, BaseCompose)):
+        known = [n for n in dir(A) if isinstance(getattr(A, n), type)
+                 and issubclass(getattr(A, n), (ImageOnlyTransform, BaseCompose))]
+        close = difflib.get_close_matches(name, known, n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ''
+        raise ValueError(f"PhotometricAug: '{name}' is not an albumentations transform.{hint}")
+    return cls
+
+
+def build_photometric(cfg: dict | BasicTransform | BaseCompose) -> BasicTransform | BaseCompose:
+    """One albumentations transform from ``dict(type=ClassName, **kwargs)``, checked.
+
+    Compositions (``OneOf``, ``SomeOf``, ``Sequential``, ...) take a ``transforms`` list, built
+    recursively. Anything that is not an ``ImageOnlyTransform`` raises ``ValueError``.
+    """
+    if isinstance(cfg, (BasicTransform, BaseCompose)):
+        transform = cfg
+    else:
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            raise ValueError(f'PhotometricAug: each transform must be a dict with a "type" '
+                             f'(an albumentations class name), got {cfg!r}')
+        kwargs = dict(cfg)
+        cls = _albumentations_class(kwargs.pop('type'))
+        if issubclass(cls, BaseCompose):
+            kwargs['transforms'] = [build_photometric(c) for c in kwargs.get('transforms', [])]
+        elif not issubclass(cls, ImageOnlyTransform):
+            raise ValueError(
+                f"PhotometricAug: '{cls.__name__}' is a spatial albumentations transform: it "
+                'would move pixels without moving the keypoints. Use RandomFlip / '
+                'RandomBBoxTransform for geometry; PhotometricAug takes ImageOnlyTransform '
+                'classes only.')
+        transform = cls(**kwargs)
+    _check_photometric(transform)
+    return transform
+
+
+def _check_photometric(transform: Any) -> None:
+    if isinstance(transform, BaseCompose):
+        for child in transform.transforms:
+            _check_photometric(child)
+    elif not isinstance(transform, ImageOnlyTransform):
+        raise ValueError(f"PhotometricAug: '{type(transform).__name__}' is not photometric "
+                         '(not an albumentations ImageOnlyTransform)')
+
+
+def _reseed(transform: Any, rng: np.random.RandomState | Any) -> None:
+    """Give ``transform`` and each nested transform its own seed from ``rng``."""
+    transform.set_random_seed(int(rng.randint(0, 2**31 - 1)))
+    for child in getattr(transform, 'transforms', ()) or ():
+        _reseed(child, rng)
+
+
+@TRANSFORMS.register_module()
+class PhotometricAug(BaseTransform):
+    """Apply albumentations photometric transforms to ``img`` (the crop); keypoints untouched.
+
+    Args:
+        transforms: albumentations configs, ``dict(type='RandomBrightnessContrast', p=0.5)``;
+            ``None`` gives :data:`DEFAULT_PHOTOMETRIC`.
+    """
+
+    def __init__(self, transforms: Sequence[dict] | None = None) -> None:
+        cfgs = list(DEFAULT_PHOTOMETRIC if transforms is None else transforms)
+        self.transforms = cfgs
+        self.compose = A.Compose([build_photometric(c) for c in cfgs], strict=False)
+        self._seeded_pid: int | None = None
+
+    def __repr__(self) -> str:
+        return f'{type(self).__name__}(transforms={self.transforms!r})'
+
+    def transform(self, results: dict) -> dict:
+        if self._seeded_pid != os.getpid():
+            _reseed(self.compose, np.random)
+            self._seeded_pid = os.getpid()
+        img = get_image(results)
+        if img.dtype != np.uint8:  # albumentations reads float images as 0..1
+            raise TypeError(f'PhotometricAug expects a uint8 image, got {img.dtype} '
+                            '(drop LoadImage(to_float32=True))')
+        results['img'] = self.compose(image=img)['image']
+        return results

@@ -1,0 +1,18 @@
+"""``PoseRunner``: mmengine's Runner with poseforge's checkpoint safety always on."""
+from __future__ import annotations
+
+from mmengine.runner import Runner
+
+from poseforge.engine.checkpoint import PortableCheckpointHook
+from poseforge.registry import RUNNERS
+
+
+@RUNNERS.register_module()
+class PoseRunner(Runner):
+    """Registers :class:`PortableCheckpointHook` whatever the config says, so that no poseforge
+    run can write a checkpoint that poseforge itself refuses to load."""
+
+    def register_hooks(self, default_hooks=None, custom_hooks=None) -> None:
+        super().register_hooks(default_hooks, custom_hooks)
+        if not any(isinstance(h, PortableCheckpointHook) for h in self.hooks):
+            self.register_hook(PortableCheckpointHook())

@@ -1,0 +1,12 @@
+"""Models: importing this package registers every backbone, head, loss, preprocessor and
+estimator in ``poseforge.registry.MODELS``."""
+from poseforge.models import backbones, data_preprocessors, estimators, heads, losses
+from poseforge.models.backbones import CPM
+from poseforge.models.data_preprocessors import PoseDataPreprocessor
+from poseforge.models.estimators import TopdownPoseEstimator
+from poseforge.models.heads import MultiStageHeatmapHead
+from poseforge.models.losses import KeypointMSELoss
+
+__all__ = ['backbones', 'data_preprocessors', 'estimators', 'heads', 'losses', 'CPM',
+           'PoseDataPreprocessor', 'TopdownPoseEstimator', 'MultiStageHeatmapHead',
+           'KeypointMSELoss']

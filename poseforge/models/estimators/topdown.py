@@ -1,0 +1,126 @@
+"""Top-down pose estimator: one person / hand crop in, keypoints in image pixels out."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+from mmengine.model import BaseModel
+from torch import Tensor, nn
+
+from poseforge.models.utils import flip_heatmaps
+from poseforge.registry import MODELS
+
+
+def _build(cfg: dict | nn.Module) -> nn.Module:
+    """Build through poseforge's ``MODELS`` (which also sees mmengine's types); pass modules."""
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg
+
+
+def map_to_image(keypoints: np.ndarray, input_to_image: np.ndarray) -> np.ndarray:
+    """Apply each sample's 2x3 affine: ``xy_img = A[:, :2] @ xy + A[:, 2]``.
+
+    Args:
+        keypoints: ``(B, K, 2)`` input px.
+        input_to_image: ``(B, 2, 3)``.
+    Returns:
+        ``(B, K, 2)`` image px (float64).
+    """
+    affine = np.asarray(input_to_image, dtype=np.float64)
+    return (np.einsum('bij,bkj->bki', affine[:, :, :2], keypoints.astype(np.float64))
+            + affine[:, None, :, 2])
+
+
+@MODELS.register_module()
+class TopdownPoseEstimator(BaseModel):
+    """Backbone + heatmap head, driven by mmengine's ``train_step`` / ``val_step``.
+
+    ``forward(inputs, data_samples, mode)``:
+
+    * ``'loss'``: ``head.loss(backbone(inputs), data_samples['heatmaps'],
+      data_samples['keypoint_weights'])``, a dict of losses and logging values;
+    * ``'predict'``: a list with one dict per sample: ``pred_keypoints`` (K, 2) float32 image px,
+      ``pred_scores`` (K,) float32, and every key of that sample's ``meta`` (the same objects:
+      ground truth goes through to the metrics uncopied); ``pred_heatmaps`` (K, h, w) too when
+      ``test_cfg['output_heatmaps']``. Without ``meta`` (plain inference) the keypoints stay in
+      input px;
+    * ``'tensor'``: the backbone's raw output (the list of stage heatmaps for CPM).
+
+    Args:
+        backbone / head: configs (``MODELS``) or modules.
+        data_preprocessor: config or module; ``None`` = :class:`PoseDataPreprocessor` with
+            ImageNet statistics (mmengine's default would feed uint8 images to the network).
+        test_cfg: ``flip_test`` (bool), ``flip_indices`` (list; else taken from the samples'
+            ``meta['flip_indices']``), ``output_heatmaps`` (bool).
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self, backbone: dict | nn.Module, head: dict | nn.Module,
+                 data_preprocessor: dict | nn.Module | None = None,
+                 test_cfg: dict | None = None, init_cfg: dict | None = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='PoseDataPreprocessor')
+        super().__init__(data_preprocessor=_build(data_preprocessor), init_cfg=init_cfg)
+        self.backbone = _build(backbone)
+        self.head = _build(head)
+        self.test_cfg = dict(flip_test=False) if test_cfg is None else dict(test_cfg)
+
+    def forward(self, inputs: Tensor, data_samples: Mapping | None = None,
+                mode: str = 'tensor') -> Any:
+        if mode == 'loss':
+            if data_samples is None or 'heatmaps' not in data_samples:
+                raise ValueError("mode='loss' needs data_samples with 'heatmaps' and "
+                                 "'keypoint_weights'")
+            return self.head.loss(self.backbone(inputs), data_samples['heatmaps'],
+                                  data_samples.get('keypoint_weights'))
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        if mode == 'tensor':
+            return self.backbone(inputs)
+        raise ValueError(f"Invalid mode '{mode}': expected 'loss', 'predict' or 'tensor'")
+
+    # ------------------------------------------------------------------ prediction
+    def predict_heatmaps(self, inputs: Tensor, data_samples: Mapping | None = None) -> Tensor:
+        """Last-stage heatmaps ``(B, K, h, w)`` float32, flip-averaged when ``flip_test``.
+
+        Flip test as mmpose's ``TopdownPoseEstimator``: run the mirrored crop, map its heatmaps
+        back (:func:`flip_heatmaps`, ``shift_heatmap=False``) and average with the plain ones.
+        """
+        heatmaps = self.head.predict(self.backbone(inputs)).float()
+        if self.test_cfg.get('flip_test', False):
+            flipped = self.head.predict(self.backbone(inputs.flip(-1))).float()
+            heatmaps = 0.5 * (heatmaps + flip_heatmaps(flipped, self._flip_indices(data_samples)))
+        return heatmaps
+
+    def _flip_indices(self, data_samples: Mapping | None) -> Sequence[int]:
+        if self.test_cfg.get('flip_indices') is not None:
+            return self.test_cfg['flip_indices']
+        metas = (data_samples or {}).get('meta') or []
+        if metas and metas[0].get('flip_indices') is not None:
+            return metas[0]['flip_indices']  # one skeleton per batch
+        raise ValueError("flip_test needs flip_indices: set test_cfg['flip_indices'] or pack "
+                         "'flip_indices' into each sample's meta")
+
+    def predict(self, inputs: Tensor, data_samples: Mapping | None = None) -> list[dict]:
+        """Decode the heatmaps and map them to image px with each ``meta['input_to_image']``."""
+        heatmaps = self.predict_heatmaps(inputs, data_samples)
+        keypoints, scores = self.head.decode(heatmaps)
+        keypoints = keypoints.detach().float().cpu().numpy()
+        scores = scores.detach().float().cpu().numpy()
+        metas: list[dict] = list((data_samples or {}).get('meta') or [])
+        if metas:
+            keypoints = map_to_image(keypoints, np.stack(
+                [np.asarray(m['input_to_image'], dtype=np.float64) for m in metas]))
+        else:
+            metas = [{} for _ in range(len(keypoints))]
+        maps = (heatmaps.detach().cpu().numpy() if self.test_cfg.get('output_heatmaps')
+                else None)
+        results = []
+        for i, meta in enumerate(metas):
+            result = dict(meta)
+            result['pred_keypoints'] = keypoints[i].astype(np.float32)
+            result['pred_scores'] = scores[i].astype(np.float32)
+            if maps is not None:
+                result['pred_heatmaps'] = maps[i]
+            results.append(result)
+        return results

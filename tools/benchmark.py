@@ -1,0 +1,256 @@
+#!/usr/bin/env python
+"""Measure the data pipeline, a training step, inference, or dataset generation.
+
+    python tools/benchmark.py pipeline CONFIG [--iters N] [--threads 1] [--cfg-options ...]
+    python tools/benchmark.py train    CONFIG [--iters N] [--batch-size B] [--threads N]
+                                              [--device cpu|cuda] [--amp] [--channels-last]
+    python tools/benchmark.py infer    CONFIG [--iters N] [--batch-size B] [--device ...]
+    python tools/benchmark.py generate [--num N] [--size PX] [--views V]
+    python tools/benchmark.py standard [--out docs/benchmarks.md]
+
+Each mode prints one JSON object (``samples_per_s``; ``gflops_per_s`` for train/infer, counted
+with torch's FlopCounterMode, forward + backward for train). ``standard`` runs the set the README
+reports and writes it as a markdown table. Timings exclude a warm-up.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import add_cfg_options, user_errors_exit
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _set_threads(n: int | None) -> None:
+    if n:
+        torch.set_num_threads(n)
+        import cv2
+        cv2.setNumThreads(max(n - 1, 0) if n > 1 else 0)
+
+
+def _build_dataset(cfg, split: str):
+    from mmengine.registry import init_default_scope
+
+    from poseforge.registry import DATASETS
+    init_default_scope('poseforge')
+    return DATASETS.build(cfg[f'{split}_dataloader']['dataset'])
+
+
+def bench_pipeline(cfg, iters: int, split: str = 'train') -> dict:
+    """Single-process samples/s of ``dataset[i]`` (decode, augment, crop, targets, pack)."""
+    dataset = _build_dataset(cfg, split)
+    n = len(dataset)
+    for i in range(min(10, n)):  # warm-up: file cache, lazy imports
+        dataset[i]
+    start = time.perf_counter()
+    for i in range(iters):
+        dataset[i % n]
+    elapsed = time.perf_counter() - start
+    return dict(mode='pipeline', split=split, samples=iters, seconds=round(elapsed, 4),
+                samples_per_s=round(iters / elapsed, 2), threads=torch.get_num_threads())
+
+
+def _model_and_batch(cfg, batch_size: int, device: str, channels_last: bool):
+    from poseforge.datasets.collate import pose_collate
+    from poseforge.registry import MODELS
+    dataset = _build_dataset(cfg, 'train')
+    batch = pose_collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    model = MODELS.build(cfg.model).to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model, batch
+
+
+def _count_flops(fn) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def _sync(device: str) -> None:
+    if device.startswith('cuda'):
+        torch.cuda.synchronize()
+
+
+def bench_train(cfg, iters: int, batch_size: int, device: str, amp: bool,
+                channels_last: bool) -> dict:
+    """Forward + backward + Adam step on a real batch; GFLOP/s from counted FLOPs."""
+    model, batch = _model_and_batch(cfg, batch_size, device, channels_last)
+    model.train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+    autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16,
+                              enabled=amp)
+
+    def step() -> None:
+        data = model.data_preprocessor(batch, training=True)
+        with autocast:
+            losses = model(**data, mode='loss')
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    flops = _count_flops(step)
+    for _ in range(2):
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _sync(device)
+    elapsed = time.perf_counter() - start
+    return dict(mode='train', batch_size=batch_size, iters=iters, device=device, amp=amp,
+                channels_last=channels_last, seconds=round(elapsed, 4),
+                samples_per_s=round(iters * batch_size / elapsed, 2),
+                gflop_per_sample=round(flops / batch_size / 1e9, 3),
+                gflops_per_s=round(flops * iters / elapsed / 1e9, 2),
+                threads=torch.get_num_threads())
+
+
+@torch.no_grad()
+def bench_infer(cfg, iters: int, batch_size: int, device: str, amp: bool,
+                channels_last: bool) -> dict:
+    model, batch = _model_and_batch(cfg, batch_size, device, channels_last)
+    model.eval()
+    data = model.data_preprocessor(batch, training=False)
+    autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16,
+                              enabled=amp)
+
+    def step() -> None:
+        with autocast:
+            model(data['inputs'], mode='tensor')
+
+    flops = _count_flops(step)
+    step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _sync(device)
+    elapsed = time.perf_counter() - start
+    return dict(mode='infer', batch_size=batch_size, iters=iters, device=device, amp=amp,
+                seconds=round(elapsed, 4), samples_per_s=round(iters * batch_size / elapsed, 2),
+                ms_per_image=round(elapsed / (iters * batch_size) * 1e3, 3),
+                gflops_per_s=round(flops * iters / elapsed / 1e9, 2),
+                threads=torch.get_num_threads())
+
+
+def bench_generate(num: int, size: int, views: int) -> dict:
+    """Rendered images per second on one process (one core)."""
+    from poseforge.generation.synth_hands import generate_dataset
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        generate_dataset(out, num=num, views=views, seed=0, size=size, workers=1)
+        elapsed = time.perf_counter() - start
+    images = num * views
+    return dict(mode='generate', images=images, size=size, seconds=round(elapsed, 3),
+                images_per_s=round(images / elapsed, 2), samples_per_s=round(images / elapsed, 2))
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}'
+
+
+def run_standard(out: str | None) -> list[dict]:
+    """The README's table: each row in a fresh process so thread settings don't leak."""
+    data = Path(tempfile.mkdtemp()) / 'synth'
+    subprocess.run([sys.executable, str(ROOT / 'tools' / 'generate_dataset.py'), '--out',
+                    str(data), '--num', '40', '--views', '2', '--size', '256'], check=True,
+                   stdout=subprocess.DEVNULL)
+    root_opt = [f'{s}_dataloader.dataset.data_root={data}' for s in ('train', 'val', 'test')]
+    rows_spec = [
+        ('pipeline, 256x256 -> 64x64, 1 thread', ['pipeline', 'configs/cpm/cpm_vgg19_synth-hands-256.py', '--threads', '1', '--iters', '400']),
+        ('pipeline, 368x368 -> 46x46, 1 thread', ['pipeline', 'configs/cpm/cpm_vgg19_synth-hands-368.py', '--threads', '1', '--iters', '400']),
+        ('train CPM-VGG19 368, batch 8, 2 threads', ['train', 'configs/cpm/cpm_vgg19_synth-hands-368.py', '--threads', '2', '--iters', '3', '--batch-size', '8']),
+        ('train light CPM 128 (quick start), batch 32', ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2', '--iters', '5', '--batch-size', '32']),
+        ('generate 256x256 views, 1 process', ['generate', '--num', '50', '--size', '256', '--views', '2']),
+    ]
+    rows = []
+    for label, spec in rows_spec:
+        extra = ['--cfg-options', *root_opt] if spec[0] in ('pipeline', 'train', 'infer') else []
+        proc = subprocess.run([sys.executable, __file__, *spec, *extra], capture_output=True,
+                              text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f'{label} failed:\n{proc.stderr[-2000:]}')
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result['label'] = label
+        rows.append(result)
+        print(json.dumps(result), flush=True)
+    if out:
+        lines = [f'Measured on: {machine_line()}', '',
+                 '| benchmark | samples/s | GFLOP/s |', '|---|---:|---:|']
+        lines += [f"| {r['label']} | {r['samples_per_s']} | {r.get('gflops_per_s', '')} |"
+                  for r in rows]
+        Path(out).write_text('\n'.join(lines) + '\n')
+        print(f'table written to {out}')
+    return rows
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('mode', choices=['pipeline', 'train', 'infer', 'generate', 'standard'])
+    parser.add_argument('config', nargs='?')
+    parser.add_argument('--iters', type=int, default=None)
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--split', default='train', choices=['train', 'val', 'test'])
+    parser.add_argument('--num', type=int, default=50)
+    parser.add_argument('--size', type=int, default=256)
+    parser.add_argument('--views', type=int, default=2)
+    parser.add_argument('--out', help='standard: markdown table file')
+    add_cfg_options(parser)
+    args = parser.parse_args(argv)
+    if args.mode in ('pipeline', 'train', 'infer') and not args.config:
+        parser.error(f'{args.mode} needs a CONFIG')
+    return args
+
+
+def main(argv=None) -> dict | list:
+    args = parse_args(argv)
+    _set_threads(args.threads)
+    np.random.seed(0)
+    with user_errors_exit('benchmark.py'):
+        if args.mode == 'standard':
+            return run_standard(args.out)
+        if args.mode == 'generate':
+            result = bench_generate(args.num, args.size, args.views)
+        else:
+            from poseforge.utils.config import load_config
+            cfg = load_config(args.config, args.cfg_options)
+            if args.mode == 'pipeline':
+                result = bench_pipeline(cfg, args.iters or 200, args.split)
+            elif args.mode == 'train':
+                result = bench_train(cfg, args.iters or 5, args.batch_size, args.device,
+                                     args.amp, args.channels_last)
+            else:
+                result = bench_infer(cfg, args.iters or 10, args.batch_size, args.device,
+                                     args.amp, args.channels_last)
+        result['config'] = args.config
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == '__main__':
+    main()
