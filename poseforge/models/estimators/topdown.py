@@ -1,6 +1,7 @@
 """Top-down pose estimator: one person / hand crop in, keypoints in image pixels out."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -38,7 +39,9 @@ class TopdownPoseEstimator(BaseModel):
     ``forward(inputs, data_samples, mode)``:
 
     * ``'loss'``: ``head.loss(backbone(inputs), data_samples['heatmaps'],
-      data_samples['keypoint_weights'])``, a dict of losses and logging values;
+      data_samples['keypoint_weights'])``, a dict of losses and logging values; heads whose
+      ``loss`` takes a ``data_samples`` argument (structure heads that build limb masks or
+      kernel targets from keypoint coordinates, rotation losses) also get the whole batch;
     * ``'predict'``: a list with one dict per sample: ``pred_keypoints`` (K, 2) float32 image px,
       ``pred_scores`` (K,) float32, and every key of that sample's ``meta`` (the same objects:
       ground truth goes through to the metrics uncopied); ``pred_heatmaps`` (K, h, w) too when
@@ -64,6 +67,7 @@ class TopdownPoseEstimator(BaseModel):
         self.backbone = _build(backbone)
         self.head = _build(head)
         self.test_cfg = dict(flip_test=False) if test_cfg is None else dict(test_cfg)
+        self._head_wants_samples = 'data_samples' in inspect.signature(self.head.loss).parameters
 
     def forward(self, inputs: Tensor, data_samples: Mapping | None = None,
                 mode: str = 'tensor') -> Any:
@@ -71,8 +75,9 @@ class TopdownPoseEstimator(BaseModel):
             if data_samples is None or 'heatmaps' not in data_samples:
                 raise ValueError("mode='loss' needs data_samples with 'heatmaps' and "
                                  "'keypoint_weights'")
+            extra = dict(data_samples=data_samples) if self._head_wants_samples else {}
             return self.head.loss(self.backbone(inputs), data_samples['heatmaps'],
-                                  data_samples.get('keypoint_weights'))
+                                  data_samples.get('keypoint_weights'), **extra)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':

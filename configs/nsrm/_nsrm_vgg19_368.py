@@ -1,0 +1,65 @@
+# NSRM base, the paper's settings (Chen et al., WACV 2020; HowieMa/NSRMhand): the hand CPM's VGG19
+# trunk, 368x368 crops -> 46x46 maps (Gaussian sigma 1 cell), 3 limb-mask stages + 3 keypoint
+# stages, Adam 1e-4, batch 32, 80 epochs at a constant learning rate (the original halves it
+# every 100 epochs: never within 80), limb-loss weight x0.1 every 20 epochs.
+# Leaves choose the mask type / grouping (model.backbone.limb_channels + model.head) and the
+# dataset (a second _base_ from configs/_base_/datasets/), then set each dataloader's pipeline.
+# The original starts from ImageNet VGG19 weights: pass a torchvision-layout file with
+#   --cfg-options model.backbone.pretrained=path/to/vgg19.pth
+# and trains without augmentation (resize / crop only), as these pipelines do.
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py']
+
+# Registers NSRM, NSRMHead and LimbWeightDecayHook whatever the package __init__ files import.
+custom_imports = dict(imports=['poseforge.models.backbones.nsrm',
+                               'poseforge.models.heads.nsrm_head',
+                               'poseforge.engine.limb_weight_hook'],
+                      allow_failed_imports=False)
+from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS as _DEFAULT_META_KEYS
+
+codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
+
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(type='PoseDataPreprocessor'),
+    backbone=dict(type='NSRM', arch='vgg19', num_keypoints=21, limb_channels=7,
+                  num_limb_stages=3, num_keypoint_stages=3),
+    head=dict(type='NSRMHead', mask_type='lpm', grouping='G1&6', limb_weight=0.1, g6_weight=0.2,
+              limb_sigma=1.0, ldm_width=1.0,
+              # x21: the original sums the MSE over the 21 maps (keeps w's meaning)
+              loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=codec),
+    test_cfg=dict(flip_test=False),
+)
+
+# The limb targets are built in NSRMHead from the keypoints: packing `transformed_keypoints`
+# lets it use the exact coordinates once the estimator passes the batch to head.loss (it decodes
+# the heatmap targets otherwise).
+_train_meta_keys = tuple(_DEFAULT_META_KEYS) + ('transformed_keypoints',)
+
+
+def _pipelines(padding):
+    train = [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale', padding=padding),
+        dict(type='TopdownAffine', input_size=codec['input_size']),
+        dict(type='GenerateTarget', encoder=codec),
+        dict(type='PackPoseInputs', meta_keys=_train_meta_keys),
+    ]
+    test = [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale', padding=padding),
+        dict(type='TopdownAffine', input_size=codec['input_size']),
+        dict(type='PackPoseInputs'),
+    ]
+    return train, test
+
+
+# Hand boxes (OneHand10K's annotated boxes): mmpose's top-down padding.
+train_pipeline, test_pipeline = _pipelines(1.25)
+# Tight keypoint boxes (CMU Panoptic's): NSRM's crop, a square of 2.2x the box.
+tight_box_train_pipeline, tight_box_test_pipeline = _pipelines(2.2)
+
+optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4))
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[100], gamma=0.5)]
+train_cfg = dict(by_epoch=True, max_epochs=80, val_interval=5)
+custom_hooks = [dict(type='CurveHistoryHook', interval=10),
+                dict(type='LimbWeightDecayHook', interval=20, ratio=0.1)]

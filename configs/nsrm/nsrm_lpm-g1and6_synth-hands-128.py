@@ -1,0 +1,29 @@
+# NSRM (LPM, G1&6) with the quick start's light trunk on generated hands: the CPU comparison with
+# configs/quickstart/cpm-light_synth-hands-128.py, which it inherits (data, 128x128 crops -> 16x16
+# maps, augmentation, optimiser and schedule). Only the model differs: 3 limb + 3 keypoint stages
+# of the light design instead of 3 keypoint stages, and the limb weight decays x0.1 every 5 of
+# the 20 epochs (the original: every 20 of 80).
+_base_ = ['../quickstart/cpm-light_synth-hands-128.py']
+
+custom_imports = dict(imports=['poseforge.models.backbones.nsrm',
+                               'poseforge.models.heads.nsrm_head',
+                               'poseforge.engine.limb_weight_hook'],
+                      allow_failed_imports=False)
+from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS as _DEFAULT_META_KEYS
+
+model = dict(
+    backbone=dict(_delete_=True, type='NSRM', arch='light_s8', num_keypoints=21, limb_channels=7,
+                  num_limb_stages=3, num_keypoint_stages=3),
+    head=dict(_delete_=True, type='NSRMHead', mask_type='lpm', grouping='G1&6', limb_weight=0.1,
+              g6_weight=0.2, limb_sigma=1.0,
+              # x21: the original sums the MSE over the 21 maps (keeps w's meaning)
+              loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=_base_.codec),
+)
+
+# `transformed_keypoints` in meta: exact limb targets once the estimator passes the batch to
+# head.loss (NSRMHead decodes the heatmap targets otherwise).
+train_pipeline = _base_.train_pipeline[:-1] + [
+    dict(type='PackPoseInputs', meta_keys=tuple(_DEFAULT_META_KEYS) + ('transformed_keypoints',))]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+custom_hooks = _base_.custom_hooks + [dict(type='LimbWeightDecayHook', interval=5, ratio=0.1)]

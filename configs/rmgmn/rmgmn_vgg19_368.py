@@ -1,0 +1,39 @@
+# R-MGMN, paper-shaped: VGG19 unary CPM (six 7x7 stages) and a VGG19 pairwise branch (six
+# stages, 3 models x 40 kernels of 45x45 at the 46x46 grid, as AGMN), a small rotation net on
+# stride-8 features, on generated hands at 368x368.
+# One run trains everything with every loss. For AGMN's staged schedule override per stage:
+#   --cfg-options model.backbone.train_stage=unary model.head.marginal_weight=0
+#                 model.head.kernel_weight=0                            (stage 1)
+#   ... train_stage=pairwise model.head.unary_weight=0 load_from=<stage 1 ckpt>   (stage 2)
+#   ... train_stage=joint, lr 1e-5, load_from=<stage 2 ckpt>                      (stage 3)
+_base_ = ['../cpm/cpm_vgg19_synth-hands-368.py']
+
+codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='RMGMN',
+        unary=dict(arch='vgg19', num_stages=6),
+        pairwise=dict(arch='vgg19', num_stages=6),
+        num_keypoints=21,
+        skeleton='hand21',
+        kernel_size=45,
+        num_models=3,
+        use_rotation=True,
+        rotation=dict(channels=64),
+        angle_joints=(0, 9),
+        train_stage=None),
+    head=dict(
+        _delete_=True,
+        type='RMGMNHead',
+        loss=dict(type='KeypointMSELoss'),
+        decoder=codec,
+        unary_weight=1.0,
+        marginal_weight=1.0,
+        kernel_weight=1.0,
+        rotation_weight=1.0,
+        kernel_sigmas=(1.0, 2.0, 3.0),
+        skeleton='hand21',
+        angle_joints=(0, 9)),
+)

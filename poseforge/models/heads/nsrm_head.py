@@ -1,0 +1,234 @@
+"""Head of NSRM (Chen et al., WACV 2020): keypoint MSE on the keypoint stages plus a weighted
+limb-mask BCE on the limb stages, computed from limb targets built on the fly.
+
+Loss (``main.py`` of HowieMa/NSRMhand)::
+
+    loss_kpt  = sum over keypoint stages of the keypoint loss        (stages 4-6)
+    loss_limb = w * sum over limb stages of L_limb                   (stages 1-3)
+    L_limb    = L_G1 + w61 * L_G6 for G1&6;  the BCE of its maps for G1 or G6 alone
+
+Scale: the original divides summed losses by ``B * 46 * 46``: its keypoint MSE is summed over
+the 21 keypoint maps, its BCE over the limb maps (``src/loss.py``). The default keypoint loss
+here is ``KeypointMSELoss(loss_weight=21)`` (its mean over keypoints times K = the original's
+sum) and the BCE is summed over limb maps and averaged over batch and cells (``H * W`` of the
+actual grid, 46 x 46 in the paper), so the original's weights ``w``/``w61`` keep their meaning.
+
+Weights (the original's ``configs/*.json``; see :data:`DEFAULT_LIMB_WEIGHTS`): LPM-G1 w=0.5;
+LPM-G1&6 w=0.1, w61=0.2; LDM-G1 w=1.0; LDM-G1&6 w=0.2, w61=0.2. G6 alone has no published
+setting (the original's G6 datasets always prepend G1): it takes G1's ``w`` (0.5 LPM, 1.0 LDM),
+since the six finger/palm maps summed carry about the foreground of the one G1 map. ``w`` is
+multiplied by ``limb_weight_scale``, which :class:`~poseforge.engine.limb_weight_hook.
+LimbWeightDecayHook` lowers x0.1 every 20 epochs (the original's ``weight_decay``).
+
+Where the limb targets come from: the masks need the keypoints in heatmap cells, which the data
+pipeline does not put in the targets. Two exact sources, the first available is used:
+
+1. ``data_samples['meta'][i]['transformed_keypoints']`` (input px; add the key to
+   ``PackPoseInputs(meta_keys=...)``) scaled by ``heatmap_size / meta['input_size']``, with
+   ``meta['keypoints_visible']``; used when the estimator passes ``data_samples`` to
+   :meth:`NSRMHead.loss`. Exact everywhere, also for joints outside the crop.
+2. Otherwise the keypoint target heatmaps are decoded (:class:`MSRAHeatmap`'s arg-max + Newton
+   step on the log-heatmap, which is exact for the codec's untruncated Gaussians: float
+   precision for any centre within one cell of the grid), with ``keypoint_weights > 0`` as
+   visibility. A joint the codec dropped (its Gaussian does not reach the grid) has no location,
+   so its limbs are left out, and a joint more than one cell outside the grid is placed at most
+   one cell beyond the argmax. Costs one arg-max and a 3x3 stencil per keypoint.
+
+The BCE uses logits (the backbone's limb stages are pre-sigmoid, as the original's inter-stage
+tensors are): ``binary_cross_entropy_with_logits`` equals the original's ``BCELoss(sigmoid(x))``
+without its overflow (PyTorch's BCE clamps ``log`` at -100 where ``sigmoid`` saturates).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from poseforge.codecs.limb_masks import (MASK_TYPES, canonical_grouping, grouping_limb_groups,
+                                         limb_targets)
+from poseforge.codecs.msra_heatmap import MSRAHeatmap
+from poseforge.models.backbones.nsrm import NSRMOutput
+from poseforge.models.heads.multi_stage_heatmap_head import MultiStageHeatmapHead
+from poseforge.registry import MODELS
+from poseforge.skeletons import HAND21
+
+#: ``(mask_type, grouping) -> w`` of the original's configs (G6: our choice, see above).
+DEFAULT_LIMB_WEIGHTS: dict[tuple[str, str], float] = {
+    ('lpm', 'G1'): 0.5, ('lpm', 'G1&6'): 0.1, ('lpm', 'G6'): 0.5,
+    ('ldm', 'G1'): 1.0, ('ldm', 'G1&6'): 0.2, ('ldm', 'G6'): 1.0,
+}
+#: ``w61``, the G6 part's weight inside the G1&6 limb loss (both mask types).
+DEFAULT_G6_WEIGHT = 0.2
+
+
+def _as_nsrm_output(feats: Any) -> NSRMOutput:
+    """:class:`NSRMOutput`, or a ``(limb_logits, heatmaps)`` pair of stage lists."""
+    if isinstance(feats, NSRMOutput):
+        return feats
+    if isinstance(feats, (tuple, list)) and len(feats) == 2 \
+            and all(isinstance(f, (tuple, list)) for f in feats):
+        return NSRMOutput(list(feats[0]), list(feats[1]))
+    raise TypeError(f'NSRMHead expects the NSRM backbone output (limb_logits, heatmaps), got '
+                    f'{type(feats).__name__}: use backbone=dict(type="NSRM", ...)')
+
+
+@MODELS.register_module()
+class NSRMHead(MultiStageHeatmapHead):
+    """Keypoint loss on the keypoint stages, limb BCE on the limb stages, last-stage decoding.
+
+    Args:
+        mask_type: ``'lpm'`` or ``'ldm'``.
+        grouping: ``'G1'``, ``'G6'`` or ``'G1&6'`` (``'G1and6'`` too); the backbone's
+            ``limb_channels`` must be its map count (1, 6, 7).
+        limb_weight: ``w``; ``None`` = :data:`DEFAULT_LIMB_WEIGHTS` for the mask type and
+            grouping.
+        g6_weight: ``w61`` for G1&6; ``None`` = 0.2. Ignored otherwise.
+        limb_sigma: LPM sigma, heatmap cells (paper: 1).
+        ldm_width: LDM half-width, heatmap cells (paper: 1).
+        limbs: joint pairs; default ``hand21``'s 20 limbs (the G6 groups index them).
+        loss: keypoint loss, called ``loss(pred, target, weights)`` per keypoint stage;
+            default ``KeypointMSELoss(loss_weight=21)`` (the original's sum over 21 maps).
+        decoder: keypoint codec config / object for prediction.
+        stage_weights: per keypoint stage weights (``None`` = 1 each).
+        compute_acc: also log ``acc_pose`` of the last keypoint stage.
+
+    Attributes:
+        limb_weight_scale: multiplies ``limb_weight``; set by ``LimbWeightDecayHook``.
+    """
+
+    def __init__(self, mask_type: str = 'lpm', grouping: str = 'G1&6',
+                 limb_weight: float | None = None, g6_weight: float | None = None,
+                 limb_sigma: float = 1.0, ldm_width: float = 1.0,
+                 limbs: Sequence[Sequence[int]] | None = None,
+                 loss: dict | nn.Module | None = None, decoder: Any = None,
+                 stage_weights: Sequence[float] | None = None, compute_acc: bool = True) -> None:
+        loss = dict(type='KeypointMSELoss', loss_weight=21.0) if loss is None else loss
+        super().__init__(loss=loss, decoder=decoder, stage_weights=stage_weights,
+                         compute_acc=compute_acc)
+        self.mask_type = str(mask_type).lower()
+        if self.mask_type not in MASK_TYPES:
+            raise ValueError(f"NSRMHead: mask_type must be 'lpm' or 'ldm', got {mask_type!r}")
+        self.grouping = canonical_grouping(grouping)
+        self.limbs = tuple(tuple(int(j) for j in limb) for limb in
+                           (HAND21.limbs if limbs is None else limbs))
+        self.limb_weight = float(DEFAULT_LIMB_WEIGHTS[self.mask_type, self.grouping]
+                                 if limb_weight is None else limb_weight)
+        self.g6_weight = float(DEFAULT_G6_WEIGHT if g6_weight is None else g6_weight)
+        self.limb_sigma = float(limb_sigma)
+        self.ldm_width = float(ldm_width)
+        self.limb_weight_scale = 1.0
+        groups = grouping_limb_groups(self.grouping, len(self.limbs))
+        # BCE weight of each limb map: 1 for G1 / G6 alone; [1, w61 x 6] for G1&6
+        channel_weights = [1.0] * len(groups)
+        if self.grouping == 'G1&6':
+            channel_weights = [1.0] + [self.g6_weight] * (len(groups) - 1)
+        self.register_buffer('channel_weights', torch.tensor(channel_weights), persistent=False)
+        self._target_decoders: dict[tuple[int, int], MSRAHeatmap] = {}
+
+    @property
+    def num_limb_maps(self) -> int:
+        return int(self.channel_weights.numel())
+
+    # ------------------------------------------------------------------ limb targets
+    def _target_decoder(self, width: int, height: int) -> MSRAHeatmap:
+        """A codec whose "input" is the heatmap grid: it decodes target heatmaps into cells.
+
+        No blur (targets are clean Gaussians); ``sigma`` is not used by decoding.
+        """
+        key = (width, height)
+        if key not in self._target_decoders:
+            self._target_decoders[key] = MSRAHeatmap(input_size=key, heatmap_size=key,
+                                                     blur_kernel_size=0)
+        return self._target_decoders[key]
+
+    @staticmethod
+    def _meta_keypoints(metas: Sequence[Mapping], size: tuple[int, int],
+                        device: torch.device) -> tuple[Tensor, Tensor]:
+        """``transformed_keypoints`` (input px) of every sample -> heatmap cells, visibility."""
+        keypoints = np.stack([np.asarray(m['transformed_keypoints'], dtype=np.float32)
+                              .reshape(-1, 2) for m in metas])
+        input_sizes = np.stack([np.asarray(m['input_size'], dtype=np.float32).reshape(2)
+                                for m in metas])
+        cells = keypoints * (np.asarray(size, dtype=np.float32) / input_sizes)[:, None, :]
+        visible = np.stack([np.asarray(m.get('keypoints_visible', np.ones(len(k))),
+                                       dtype=np.float32).reshape(-1) >= 0.5
+                            for m, k in zip(metas, keypoints)])
+        return (torch.from_numpy(cells).to(device), torch.from_numpy(visible).to(device))
+
+    def limb_keypoints(self, heatmaps: Tensor, keypoint_weights: Tensor | None = None,
+                       data_samples: Mapping | None = None) -> tuple[Tensor, Tensor]:
+        """Keypoints ``(B, K, 2)`` in heatmap cells and visibility ``(B, K)`` bool for the limb
+        targets: from the samples' ``meta`` when it has them, else decoded from the keypoint
+        targets (see the module docstring)."""
+        height, width = heatmaps.shape[-2:]
+        metas = list((data_samples or {}).get('meta') or [])
+        if len(metas) == heatmaps.shape[0] and all(
+                'transformed_keypoints' in m and 'input_size' in m for m in metas):
+            return self._meta_keypoints(metas, (width, height), heatmaps.device)
+        with torch.no_grad(), torch.autocast(heatmaps.device.type, enabled=False):
+            cells, scores = self._target_decoder(width, height).batch_decode(heatmaps.float())
+        visible = (keypoint_weights.reshape(scores.shape) > 0 if keypoint_weights is not None
+                   else scores > 0)
+        return cells, visible
+
+    @torch.no_grad()
+    def limb_targets(self, heatmaps: Tensor, keypoint_weights: Tensor | None = None,
+                     data_samples: Mapping | None = None) -> Tensor:
+        """``(B, C, H, W)`` float32 limb masks on the keypoint targets' grid and device."""
+        keypoints, visible = self.limb_keypoints(heatmaps, keypoint_weights, data_samples)
+        height, width = heatmaps.shape[-2:]
+        return limb_targets(keypoints, visible, (width, height), self.mask_type, self.grouping,
+                            self.limb_sigma, self.ldm_width, self.limbs)
+
+    # ------------------------------------------------------------------ losses
+    def limb_bce(self, logits: Tensor, targets: Tensor) -> Tensor:
+        """One limb stage's loss: per map BCE summed over cells / (B * H * W), maps weighted
+        (G1&6: ``L_G1 + w61 * L_G6``) and summed. Float32 whatever the autocast dtype."""
+        if logits.shape != targets.shape:
+            raise ValueError(
+                f"NSRMHead: grouping '{self.grouping}' needs {targets.shape[1]} limb maps of "
+                f'{tuple(targets.shape[-2:])}, the backbone gives {tuple(logits.shape[1:])}: '
+                f'set the backbone\'s limb_channels={targets.shape[1]}')
+        bce = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction='none')
+        per_map = bce.mean(dim=(0, 2, 3))
+        return (per_map * self.channel_weights.to(per_map.device)).sum()
+
+    def loss(self, feats: NSRMOutput, heatmaps: Tensor, keypoint_weights: Tensor | None = None,
+             data_samples: Mapping | None = None) -> dict[str, Tensor]:
+        """``loss_kpt`` and ``loss_limb`` (mmengine sums every ``loss*`` key), and for logging:
+        ``mse_stage{i}`` / ``bce_stage{i}`` numbered as the paper's stages (limb stages first),
+        ``limb_weight`` (current ``w``) and ``acc_pose``.
+
+        Args:
+            feats: the :class:`NSRM` output.
+            heatmaps / keypoint_weights: keypoint targets ``(B, K, H, W)`` / ``(B, K)``.
+            data_samples: the batch (optional): its ``meta`` may carry the exact keypoints.
+        """
+        out = _as_nsrm_output(feats)
+        num_limb_stages = len(out.limb_logits)
+        keypoint_losses = super().loss(out.heatmaps, heatmaps, keypoint_weights)
+        losses: dict[str, Tensor] = {}
+        for key, value in keypoint_losses.items():
+            if key.startswith('mse_stage'):
+                key = f'mse_stage{int(key[len("mse_stage"):]) + num_limb_stages}'
+            losses[key] = value
+        targets = self.limb_targets(heatmaps, keypoint_weights, data_samples)
+        stage_losses = [self.limb_bce(logits, targets) for logits in out.limb_logits]
+        weight = self.limb_weight * self.limb_weight_scale
+        losses['loss_limb'] = weight * sum(stage_losses)
+        for i, value in enumerate(stage_losses, start=1):
+            losses[f'bce_stage{i}'] = value.detach()
+        losses['limb_weight'] = torch.tensor(weight, device=heatmaps.device)
+        return losses
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, feats: NSRMOutput) -> Tensor:
+        """The last keypoint stage ``(B, K, h, w)``."""
+        return _as_nsrm_output(feats).heatmaps[-1]
+
+    def predict_limbs(self, feats: NSRMOutput) -> Tensor:
+        """The last limb stage as masks in [0, 1] ``(B, C, h, w)`` (for inspection)."""
+        return _as_nsrm_output(feats).limb_logits[-1].sigmoid()

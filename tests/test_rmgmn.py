@@ -1,0 +1,248 @@
+"""R-MGMN: rotation equivariance, kernel targets + BP conventions, staged training, shapes."""
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine import Config
+from mmengine.registry import DefaultScope
+
+import poseforge.models  # noqa: F401  (registers the estimator, losses, codecs' users)
+import poseforge.models.backbones.rmgmn  # noqa: F401  (registers RMGMN)
+import poseforge.models.heads.rmgmn_head  # noqa: F401  (registers RMGMNHead)
+from poseforge.codecs.msra_heatmap import MSRAHeatmap
+from poseforge.datasets.collate import pose_collate
+from poseforge.models.backbones.rmgmn import RMGMN, hand_angle, rotate_maps
+from poseforge.models.heads.rmgmn_head import (RMGMNHead, kernel_targets,
+                                               keypoints_from_heatmaps)
+from poseforge.registry import DATASETS, MODELS
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / 'configs' / 'rmgmn'
+STAGES = ('unary', 'pairwise', 'joint')
+
+
+def light_config(stage: str) -> Path:
+    return CONFIGS / f'rmgmn_light_synth-hands-128_{stage}.py'
+
+
+def light_model(**kwargs) -> RMGMN:
+    torch.manual_seed(0)
+    return RMGMN(unary=dict(arch='light_s8'), kernel_size=11, **kwargs)
+
+
+def angle_of(cos_sin: torch.Tensor) -> torch.Tensor:
+    return torch.atan2(cos_sin[:, 1], cos_sin[:, 0])
+
+
+def hand_keypoints() -> torch.Tensor:
+    """A plausible 21-joint hand in a 16x16 map, tilted (cells, x y), as a (1, 21, 2) tensor."""
+    rng = np.random.default_rng(0)
+    wrist = np.array([8.0, 12.5])
+    roots = wrist + np.array([[-3.0, -2.0], [-1.5, -4.0], [0.2, -4.5], [1.8, -4.0], [3.2, -3.2]])
+    joints = [wrist]
+    for root in roots:
+        direction = (root - wrist) / np.linalg.norm(root - wrist)
+        joints += [root + 1.1 * i * direction + rng.normal(0, 0.1, 2) for i in range(4)]
+    points = np.stack(joints)
+    tilt = 0.4  # rotate about the map centre so the hand is not upright
+    c, s = math.cos(tilt), math.sin(tilt)
+    centre = np.array([7.5, 7.5])
+    points = (points - centre) @ np.array([[c, s], [-s, c]]) + centre
+    return torch.tensor(points[None], dtype=torch.float32)
+
+
+def gaussian_maps(keypoints: torch.Tensor, size: int = 16) -> torch.Tensor:
+    codec = MSRAHeatmap(input_size=(size, size), heatmap_size=(size, size), sigma=1.0)
+    return torch.from_numpy(codec.encode(keypoints[0].numpy())['heatmaps'])[None]
+
+
+def training_batch(config: Path, data_root: Path, num: int = 4) -> tuple[Config, dict]:
+    """The config, and one collated batch of its train pipeline on the tiny generated hands."""
+    cfg = Config.fromfile(str(config))
+    np.random.seed(0)  # the train pipeline's augmentation draws from numpy
+    random.seed(0)
+    with DefaultScope.overwrite_default_scope('poseforge'):
+        dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(data_root)))
+        batch = pose_collate([dataset[i] for i in range(num)])
+    return cfg, batch
+
+
+# --------------------------------------------------------------------------- rotation
+def test_output_rotates_with_the_input_given_the_true_angle():
+    model = light_model().eval()
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 128, 128)
+    x_rot = torch.rot90(x, 1, (-2, -1))  # counter-clockwise on screen
+
+    # the hand angle of the rotated crop, from rotated keypoints: (x, y) -> (y, W - 1 - x)
+    keypoints = hand_keypoints() * 8 + 3.5
+    rotated = torch.stack([keypoints[..., 1], 127 - keypoints[..., 0]], dim=-1)
+    theta, theta_rot = angle_of(hand_angle(keypoints)[0]), angle_of(hand_angle(rotated)[0])
+    assert torch.allclose(theta_rot, theta - math.pi / 2, atol=1e-5)  # ccw 90 deg: -90 deg
+
+    with torch.no_grad():
+        plain = model(x, angle=theta)
+        turned = model(x_rot, angle=theta_rot)
+        uncompensated = model(x_rot, angle=theta)
+    for key in ('marginals', 'heatmaps'):
+        a = plain[key] if key == 'marginals' else plain[key][-1]
+        b = turned[key] if key == 'marginals' else turned[key][-1]
+        expected = torch.rot90(a, 1, (-2, -1))
+        assert (b - expected).abs().max() < 1e-3 * expected.abs().max(), key
+    # without the angle's compensation the maps do not simply rotate: the test has teeth
+    other = uncompensated['marginals']
+    assert (other - torch.rot90(plain['marginals'], 1, (-2, -1))).abs().max() > 0.1 * other.max()
+
+
+def test_rotating_by_the_hand_angle_turns_the_hand_upright():
+    keypoints = hand_keypoints()
+    maps = gaussian_maps(keypoints)
+    cos_sin, valid = hand_angle(keypoints)
+    assert valid.all() and abs(angle_of(cos_sin).item()) > 0.3  # tilted to begin with
+    upright = rotate_maps(maps, cos_sin)
+    found = keypoints_from_heatmaps(upright)
+    up_cos_sin, _ = hand_angle(found)
+    assert abs(angle_of(up_cos_sin).item()) < 0.05  # wrist -> middle root now points up
+    back = rotate_maps(upright, cos_sin, inverse=True)
+    np.testing.assert_allclose(keypoints_from_heatmaps(back)[0, :, :].numpy(),
+                               keypoints[0].numpy(), atol=0.3)  # two bilinear resamplings
+
+
+# --------------------------------------------------------------------------- kernels + BP
+def test_gt_kernels_let_bp_recover_a_missing_joint():
+    """Kernels = the head's targets from the true keypoints; one joint's unary is flat: its
+    marginal must peak where the joint is (only the neighbours' messages can say so)."""
+    keypoints = hand_keypoints()
+    maps = gaussian_maps(keypoints)
+    model = light_model(num_models=1)
+    targets = kernel_targets(keypoints, model.edges, 11, sigmas=[1.0])
+    for joint in (0, 6, 12, 20):  # wrist (5 neighbours), middle of a finger, tips
+        unary = maps.clone()
+        unary[0, joint] = 1.0
+        marginals = model.mixed_marginals(unary, targets, torch.ones(1, 1))
+        peak = keypoints_from_heatmaps(marginals)[0, joint]
+        assert (peak - keypoints[0, joint]).norm() < 0.75, (joint, peak, keypoints[0, joint])
+
+
+def test_kernel_targets_in_the_upright_frame():
+    keypoints = hand_keypoints()
+    cos_sin, _ = hand_angle(keypoints)
+    c, s = cos_sin[0]
+    centre = torch.tensor([7.5, 7.5])
+    # upright positions: rotate by -angle about the centre, R(-a) = [[c, s], [-s, c]]
+    rel = keypoints[0] - centre
+    upright = torch.stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1]], 1)
+    upright = upright + centre
+    assert abs(angle_of(hand_angle(upright[None])[0]).item()) < 1e-5
+    edges = RMGMN(unary=dict(arch='light_s8'), kernel_size=11).edges
+    torch.testing.assert_close(kernel_targets(keypoints, edges, 11, [1.0, 2.0], cos_sin),
+                               kernel_targets(upright[None], edges, 11, [1.0, 2.0]),
+                               atol=1e-5, rtol=0)
+    # peak of the wrist -> middle-root kernel: straight up from the centre
+    target = kernel_targets(keypoints, edges, 11, [1.0], cos_sin)[0, 0, edges.index((0, 9))]
+    y, x = divmod(int(target.argmax()), 11)
+    assert x == 5 and y < 5
+
+
+def test_head_losses_vanish_for_perfect_outputs_and_follow_the_weights():
+    keypoints = hand_keypoints()
+    maps = gaussian_maps(keypoints)
+    cos_sin, _ = hand_angle(keypoints)
+    model = light_model()
+    edges = model.edges
+    kernels = kernel_targets(keypoints, edges, 11, [1.0, 2.0, 3.0], cos_sin)
+    feats = dict(heatmaps=[maps, maps], marginals=maps / maps.sum((-2, -1), keepdim=True),
+                 kernels=[kernels], mix_weights=torch.full((1, 3), 1 / 3), angle_pred=cos_sin,
+                 angle=cos_sin)
+    head = RMGMNHead()
+    losses = head.loss(feats, maps, torch.ones(1, 21))
+    for key in ('loss_unary', 'loss_marginal', 'loss_kernel', 'loss_rotation'):
+        assert losses[key].item() == pytest.approx(0.0, abs=1e-9), key
+    assert losses['angle_error_deg'].item() < 0.1 and losses['acc_pose'].item() == 1.0
+
+    wrong = dict(feats, angle_pred=torch.tensor([[0.0, 1.0]]), kernels=[kernels.flip(-1)])
+    losses = RMGMNHead(unary_weight=0, marginal_weight=0).loss(wrong, maps, torch.ones(1, 21))
+    assert set(k for k in losses if 'loss' in k) == {'loss_kernel', 'loss_rotation'}
+    assert losses['loss_kernel'] > 0 and losses['loss_rotation'] > 0.3
+    with pytest.raises(ValueError, match='2 kernel_sigmas for a pool of 3'):
+        RMGMNHead(kernel_sigmas=(1.0, 2.0)).loss(feats, maps)
+
+
+# --------------------------------------------------------------------------- staged training
+def test_train_stages_freeze_the_right_parts():
+    for stage in STAGES:
+        cfg = Config.fromfile(str(light_config(stage)))
+        model = MODELS.build(cfg.model).train()
+        backbone = model.backbone
+        assert backbone.train_stage == stage
+        grads = {name: all(p.requires_grad for p in part.parameters())
+                 for name, part in (('unary', backbone.unary), ('rotation', backbone.rotation_net),
+                                    ('pairwise', backbone.pairwise), ('mixer', backbone.mixer))}
+        expected = dict(unary=dict(unary=True, rotation=True, pairwise=False, mixer=False),
+                        pairwise=dict(unary=False, rotation=False, pairwise=True, mixer=True),
+                        joint=dict(unary=True, rotation=True, pairwise=True, mixer=True))[stage]
+        assert grads == expected, stage
+        frozen_training = {m.training for name, m in (('unary', backbone.unary),
+                                                      ('pairwise', backbone.pairwise))
+                           if not expected[name]}
+        assert frozen_training <= {False}  # frozen BatchNorms keep their statistics
+    unary_stage = light_model(train_stage='unary').eval()
+    with torch.no_grad():
+        out = unary_stage(torch.randn(1, 3, 64, 64))
+    assert out['marginals'] is None and out['kernels'] == []
+    with pytest.raises(ValueError, match="train_stage must be one of"):
+        light_model(train_stage='both')
+
+
+def test_vgg19_variant_forward_backward_at_paper_shape():
+    cfg = Config.fromfile(str(CONFIGS / 'rmgmn_vgg19_368.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    keypoints = hand_keypoints() * (46 / 16)
+    target = gaussian_maps(keypoints, size=46)
+    inputs = torch.randint(0, 256, (1, 3, 368, 368), dtype=torch.uint8)
+    data = model.data_preprocessor(dict(inputs=inputs, data_samples=dict(
+        heatmaps=target, keypoint_weights=torch.ones(1, 21))), True)
+    out = model.backbone(data['inputs'])
+    assert [tuple(m.shape) for m in out['heatmaps']] == [(1, 21, 46, 46)] * 6
+    assert tuple(out['marginals'].shape) == (1, 21, 46, 46)
+    assert [tuple(k.shape) for k in out['kernels']] == [(1, 3, 40, 45, 45)] * 6
+    losses = model.head.loss(out, target, torch.ones(1, 21))
+    total = sum(v for k, v in losses.items() if 'loss' in k)
+    total.backward()
+    backbone = model.backbone
+    for name, part in (('unary', backbone.unary), ('pairwise', backbone.pairwise),
+                       ('mixer', backbone.mixer), ('rotation', backbone.rotation_net)):
+        grads = [p.grad for p in part.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads), name
+        assert sum(g.abs().sum() for g in grads) > 0, name
+
+
+def test_light_joint_training_lowers_the_loss(tiny_synth):
+    cfg, batch = training_batch(light_config('joint'), tiny_synth)
+    cfg.model.head.update(unary_weight=1.0, kernel_weight=1.0)  # every term at once
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    history = []
+    for _ in range(8):
+        losses = model(**model.data_preprocessor(batch, True), mode='loss')
+        total = sum(v for k, v in losses.items() if 'loss' in k)
+        optimizer.zero_grad()
+        total.backward()
+        optimizer.step()
+        history.append({k: v.item() for k, v in losses.items() if 'loss' in k})
+    print(history[0], history[-1])
+    first, last = history[0], history[-1]
+    assert set(first) == {'loss_unary', 'loss_marginal', 'loss_kernel', 'loss_rotation'}
+    assert sum(last.values()) < 0.7 * sum(first.values())
+    assert last['loss_marginal'] < first['loss_marginal']
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(batch), mode='predict')
+    assert len(results) == 4 and np.isfinite(results[0]['pred_keypoints']).all()
