@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-import poseforge.datasets.onehand10k as onehand10k_module
+import poseforge.datasets.multi_format as multi_format_module
 import poseforge.datasets.transforms  # noqa: F401  (registers the pipeline)
 from poseforge.datasets.base import DatasetError
-from poseforge.datasets.onehand10k import OneHand10KDataset, keypoint_bbox
+from poseforge.datasets.multi_format import keypoint_bbox
+from poseforge.datasets.onehand10k import OneHand10KDataset
 from poseforge.registry import DATASETS
 from poseforge.utils.config import load_config
 
@@ -120,7 +121,7 @@ def test_csv_default_images_are_the_source_folder_and_a_folder_finds_the_file(
 def test_lines_without_labelled_points_are_dropped_and_counted(fixture_json, tmp_path,
                                                                monkeypatch):
     messages = []
-    monkeypatch.setattr(onehand10k_module, 'print_log', lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(multi_format_module, 'print_log', lambda msg, **kw: messages.append(msg))
     empty = ','.join(['5000.jpg', '320', '240', '1'] + ['-1'] * 42)
     path = write_csv(fixture_json, tmp_path / 'Test' / 'label_joint.txt', [empty])
     dataset = make(ann_file=str(path), data_prefix=dict(img=str(tmp_path)))

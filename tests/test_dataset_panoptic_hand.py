@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-import poseforge.datasets.onehand10k as onehand10k_module
+import poseforge.datasets.multi_format as multi_format_module
 import poseforge.datasets.panoptic_hand as panoptic_module
 import poseforge.datasets.transforms  # noqa: F401  (registers the pipeline)
 import poseforge.evaluation.metrics  # noqa: F401  (registers the metrics)
@@ -143,7 +143,7 @@ def test_hand143_json_matches_the_json_reader(fixtures_dir, fixture_json, tmp_pa
 def test_hands_without_labelled_points_are_dropped_and_counted(fixture_json, tmp_path,
                                                                monkeypatch):
     messages = []
-    monkeypatch.setattr(onehand10k_module, 'print_log', lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(multi_format_module, 'print_log', lambda msg, **kw: messages.append(msg))
     folder = write_manual_folder(fixture_json, tmp_path / 'manual_test')
     (folder / 'zzz_l.json').write_text(json.dumps(dict(hand_pts=[[0, 0, 0]] * 21, is_left=1)))
     dataset = make(ann_file=str(folder))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from mmengine.registry import DefaultScope
 
-import poseforge.datasets.onehand10k as onehand10k_module
+import poseforge.datasets.multi_format as multi_format_module
 import poseforge.datasets.transforms  # noqa: F401  (registers the pipeline)
 from poseforge.datasets.base import DatasetError
 from poseforge.datasets.rhd import (KEYPOINT_ORDER, RhdDataset, decode_rhd_depth,
@@ -130,7 +130,7 @@ def two_hands_record(visible_right: int) -> dict:
 
 def test_both_hands_are_instances_and_the_visibility_rule_keeps_them(tmp_path, monkeypatch):
     messages = []
-    monkeypatch.setattr(onehand10k_module, 'print_log', lambda msg, **kw: messages.append(msg))
+    monkeypatch.setattr(multi_format_module, 'print_log', lambda msg, **kw: messages.append(msg))
     path = write_pickle({3: two_hands_record(21), 4: two_hands_record(9)},
                         tmp_path / 'anno_training.pickle')
     (tmp_path / 'color').mkdir()

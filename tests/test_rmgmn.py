@@ -203,6 +203,10 @@ def test_vgg19_variant_forward_backward_at_paper_shape():
     cfg = Config.fromfile(str(CONFIGS / 'rmgmn_vgg19_368.py'))
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
+    # The two VGG19 trunks are the CPM's (their full-resolution backward is exercised by the
+    # SIA-GCN test); frozen here to halve the CPU time. Everything R-MGMN adds gets gradients.
+    model.backbone.unary.trunk.requires_grad_(False)
+    model.backbone.pairwise.trunk.requires_grad_(False)
     keypoints = hand_keypoints() * (46 / 16)
     target = gaussian_maps(keypoints, size=46)
     inputs = torch.randint(0, 256, (1, 3, 368, 368), dtype=torch.uint8)
@@ -216,7 +220,7 @@ def test_vgg19_variant_forward_backward_at_paper_shape():
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     backbone = model.backbone
-    for name, part in (('unary', backbone.unary), ('pairwise', backbone.pairwise),
+    for name, part in (('unary', backbone.unary.stages), ('pairwise', backbone.pairwise.stages),
                        ('mixer', backbone.mixer), ('rotation', backbone.rotation_net)):
         grads = [p.grad for p in part.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads), name
@@ -230,14 +234,13 @@ def test_light_joint_training_lowers_the_loss(tiny_synth):
     model = MODELS.build(cfg.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
     history = []
-    for _ in range(8):
+    for _ in range(6):
         losses = model(**model.data_preprocessor(batch, True), mode='loss')
         total = sum(v for k, v in losses.items() if 'loss' in k)
         optimizer.zero_grad()
         total.backward()
         optimizer.step()
         history.append({k: v.item() for k, v in losses.items() if 'loss' in k})
-    print(history[0], history[-1])
     first, last = history[0], history[-1]
     assert set(first) == {'loss_unary', 'loss_marginal', 'loss_kernel', 'loss_rotation'}
     assert sum(last.values()) < 0.7 * sum(first.values())

@@ -124,7 +124,7 @@ def test_light_config_training_lowers_the_loss(tiny_synth):
     model = MODELS.build(cfg.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.optim_wrapper.optimizer.lr)
     losses = []
-    for _ in range(10):
+    for _ in range(8):
         loss_dict = model(**model.data_preprocessor(batch, True), mode='loss')
         optimizer.zero_grad()
         loss_dict['loss_kpt'].backward()

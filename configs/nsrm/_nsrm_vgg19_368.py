@@ -6,7 +6,8 @@
 # dataset (a second _base_ from configs/_base_/datasets/), then set each dataloader's pipeline.
 # The original starts from ImageNet VGG19 weights: pass a torchvision-layout file with
 #   --cfg-options model.backbone.pretrained=path/to/vgg19.pth
-# and trains without augmentation (resize / crop only), as these pipelines do.
+# It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
+# photometric) so that the comparison with CPM isolates the structure regularisation.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py']
 
 # Registers NSRM, NSRMHead and LimbWeightDecayHook whatever the package __init__ files import.
@@ -37,10 +38,16 @@ _train_meta_keys = tuple(_DEFAULT_META_KEYS) + ('transformed_keypoints',)
 
 
 def _pipelines(padding):
+    """Train / test pipelines cropping `padding` x the dataset box (squared on its longer side);
+    the augmentation of the CPM configs (configs/cpm/cpm_vgg19_*-368.py), so that NSRM and its
+    baseline see the same data."""
     train = [
         dict(type='LoadImage'),
         dict(type='GetBBoxCenterScale', padding=padding),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='RandomBBoxTransform', rotate_factor=60.0),
         dict(type='TopdownAffine', input_size=codec['input_size']),
+        dict(type='PhotometricAug'),
         dict(type='GenerateTarget', encoder=codec),
         dict(type='PackPoseInputs', meta_keys=_train_meta_keys),
     ]
@@ -53,10 +60,11 @@ def _pipelines(padding):
     return train, test
 
 
-# Hand boxes (OneHand10K's annotated boxes): mmpose's top-down padding.
-train_pipeline, test_pipeline = _pipelines(1.25)
-# Tight keypoint boxes (CMU Panoptic's): NSRM's crop, a square of 2.2x the box.
-tight_box_train_pipeline, tight_box_test_pipeline = _pipelines(2.2)
+# NSRM's crop: a square of 2.2x the tight keypoint box. OneHand10K's boxes are 1.2x that box
+# (its CSV rule; mmpose's json boxes about the same), CMU Panoptic's the tight box (+1 px): the
+# paddings of configs/cpm/cpm_vgg19_{onehand10k,panoptic-hand}-368.py.
+onehand10k_train_pipeline, onehand10k_test_pipeline = _pipelines(2.2 / 1.2)
+panoptic_train_pipeline, panoptic_test_pipeline = _pipelines(2.2)
 
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4))
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[100], gamma=0.5)]

@@ -1,9 +1,9 @@
-# NSRM, LDM G1&6, on OneHand10K (annotated hand boxes, padding 1.25).
+# NSRM, LDM G1&6, on OneHand10K (hand boxes 1.2x the keypoint box: NSRM's 2.2x crop).
 # Limb-loss weights: as the original configs/LDM_G1_6.json.
 _base_ = ['./_nsrm_vgg19_368.py', '../_base_/datasets/onehand10k.py']
 
 model = dict(backbone=dict(limb_channels=7),
              head=dict(mask_type='ldm', grouping='G1&6', limb_weight=0.2, g6_weight=0.2))
-train_dataloader = dict(dataset=dict(pipeline=_base_.train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=_base_.test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=_base_.onehand10k_train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=_base_.onehand10k_test_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=_base_.onehand10k_test_pipeline))

@@ -1,9 +1,9 @@
-# NSRM, LPM G1&6, on CMU Panoptic HandDB (tight keypoint boxes, NSRM's 2.2x square crop).
+# NSRM, LPM G1&6, on CMU Panoptic HandDB (tight keypoint boxes: NSRM's 2.2x crop).
 # Limb-loss weights: as the original configs/LPM_G1_6.json.
 _base_ = ['./_nsrm_vgg19_368.py', '../_base_/datasets/panoptic_hand.py']
 
 model = dict(backbone=dict(limb_channels=7),
              head=dict(mask_type='lpm', grouping='G1&6', limb_weight=0.1, g6_weight=0.2))
-train_dataloader = dict(dataset=dict(pipeline=_base_.tight_box_train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=_base_.tight_box_test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=_base_.tight_box_test_pipeline))
+train_dataloader = dict(dataset=dict(pipeline=_base_.panoptic_train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=_base_.panoptic_test_pipeline))
+test_dataloader = dict(dataset=dict(pipeline=_base_.panoptic_test_pipeline))

@@ -20,9 +20,8 @@ finger, each root -> tip; mmpose's ``onehand10k.py`` meta), so nothing is reorde
   has no box and is dropped, counted in the log. ``img_id`` and ``id`` are the numeric file
   stem (``'9.jpg'`` -> 9, as in mmpose's json), or the 1-based line number for other names.
 
-:class:`MultiFormatHandDataset` (json or an original format, chosen by ``format=`` or the
-extension) and :func:`keypoint_bbox` are shared by the three 2D hand loaders (OneHand10K, RHD,
-CMU Panoptic).
+The json-or-original machinery shared with RHD and CMU Panoptic is in
+:mod:`poseforge.datasets.multi_format`.
 """
 from __future__ import annotations
 
@@ -30,43 +29,18 @@ import os.path as osp
 from typing import Any
 
 import numpy as np
-from mmengine.logging import print_log
 
 from poseforge.datasets.base import DatasetError, instance
-from poseforge.datasets.coco_style import CocoStyleDataset
+from poseforge.datasets.multi_format import MultiFormatHandDataset, keypoint_bbox, log_dropped
 from poseforge.registry import DATASETS
 
-__all__ = ['OneHand10KDataset', 'MultiFormatHandDataset', 'keypoint_bbox', 'read_label_joint',
-           'log_dropped', 'CSV_BBOX_SCALE']
+__all__ = ['OneHand10KDataset', 'read_label_joint', 'CSV_BBOX_SCALE']
 
 NUM_KEYPOINTS = 21
 #: name, width, height, hand_number, then x, y of each of the 21 keypoints.
 CSV_FIELDS = 4 + 2 * NUM_KEYPOINTS
 #: The CSV box: this factor times the tight box of the labelled keypoints (see module doc).
 CSV_BBOX_SCALE = 1.2
-
-
-def keypoint_bbox(keypoints: np.ndarray, visible: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    """Tight box of the visible keypoints, scaled by ``scale`` about its centre.
-
-    Args:
-        keypoints: ``(N, K, 2)`` pixels.
-        visible: ``(N, K)``, non-zero where the keypoint counts.
-        scale: size multiplier (1 = the tight box).
-
-    Returns:
-        ``(N, 4)`` float64 ``x1, y1, x2, y2``; a row with no visible keypoint is all NaN.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    mask = np.asarray(visible).astype(bool)[..., None]
-    with np.errstate(invalid='ignore'):
-        low = np.where(mask, keypoints, np.inf).min(axis=1)
-        high = np.where(mask, keypoints, -np.inf).max(axis=1)
-    empty = ~mask[..., 0].any(axis=1)
-    low[empty] = np.nan
-    high[empty] = np.nan
-    centre, half = (low + high) / 2, (high - low) * (scale / 2)
-    return np.concatenate([centre - half, centre + half], axis=1)
 
 
 def read_label_joint(path: str) -> tuple[list[str], list[int], np.ndarray]:
@@ -103,86 +77,6 @@ def image_id_from_name(name: str, line_number: int) -> int:
     """The numeric file stem (mmpose's json uses it as image id), else the line number."""
     stem = osp.splitext(osp.basename(name))[0]
     return int(stem) if stem.isdigit() else line_number
-
-
-class MultiFormatHandDataset(CocoStyleDataset):
-    """A :class:`CocoStyleDataset` that also reads a dataset's original release format.
-
-    mmpose's COCO-style json goes through :class:`CocoStyleDataset`; any other format through
-    :meth:`load_original`. Subclasses set ``FORMATS`` (``'auto'`` first, then ``'json'`` and
-    the original formats), ``EXTENSIONS`` (file extension -> format, for ``'auto'``) and
-    ``LAYOUT`` (the release layout, quoted when files are missing), and may resolve a folder
-    given as ``ann_file`` in :meth:`annotation_in_folder`.
-
-    Args:
-        ann_file: annotation file or folder (joined to ``data_root``).
-        data_root: dataset root.
-        data_prefix: ``dict(img=...)``. Left out: the dataset root for the json (mmpose's
-            ``file_name`` is relative to it), a format-specific folder otherwise.
-        format: one of ``FORMATS``.
-        **kwargs: the rest of mmengine ``BaseDataset``'s arguments (pipeline, test_mode, ...).
-    """
-
-    FORMATS: tuple[str, ...] = ('auto', 'json')
-    EXTENSIONS: dict[str, str] = {'.json': 'json'}
-    LAYOUT: str = ''
-
-    def __init__(self, ann_file: str = '', data_root: str = '', data_prefix: dict | None = None,
-                 format: str = 'auto', **kwargs: Any) -> None:
-        if format not in self.FORMATS:
-            raise ValueError(f'{type(self).__name__}: format must be one of {self.FORMATS}, '
-                             f'got {format!r}')
-        self.format = format
-        super().__init__(ann_file=ann_file, data_root=data_root,
-                         data_prefix=dict(data_prefix or {}), **kwargs)
-
-    # ------------------------------------------------------------------ format
-    def resolve_format(self) -> str:
-        """The format to read; a folder ``ann_file`` goes through :meth:`annotation_in_folder`."""
-        if osp.isdir(self.ann_file):
-            self.ann_file = self.annotation_in_folder(self.ann_file)
-        if self.format != 'auto':
-            return self.format
-        ext = osp.splitext(self.ann_file)[1].lower()
-        if ext in self.EXTENSIONS:
-            return self.EXTENSIONS[ext]
-        choices = ', '.join(f"'{f}'" for f in self.FORMATS[1:])
-        raise DatasetError(f"{type(self).__name__}: cannot tell the format of "
-                           f"'{self.ann_file}' from its extension; pass format= one of "
-                           f'{choices}')
-
-    def annotation_in_folder(self, folder: str) -> str:
-        """The annotation file inside ``folder`` (default: a folder is not accepted)."""
-        raise DatasetError(f"{type(self).__name__}: '{folder}' is a folder, not an annotation "
-                           f'file; expected {self.LAYOUT}')
-
-    def layout_error(self, message: str) -> DatasetError:
-        return DatasetError(f'{type(self).__name__}: {message}; expected {self.LAYOUT}')
-
-    def image_folder(self, default: str) -> str:
-        """``data_prefix['img']`` or ``default``; a missing folder names the expected layout."""
-        folder = self.data_prefix.get('img', default)
-        if folder and not osp.isdir(folder):
-            raise self.layout_error(f"image folder '{folder}' not found (annotations "
-                                    f"'{self.ann_file}'; or pass data_prefix=dict(img=...))")
-        return folder
-
-    # ------------------------------------------------------------------ loading
-    def load_data_list(self) -> list[dict]:
-        fmt = self.resolve_format()
-        if fmt == 'json':
-            self.data_prefix.setdefault('img', self.data_root or '')
-            entries = super().load_data_list()
-        else:
-            entries = self.load_original(fmt)
-        if not entries:  # mmengine cannot even serialise an empty list; say why instead
-            raise DatasetError(f"{type(self).__name__}: no instances in '{self.ann_file}' "
-                               f'(format {fmt!r}; the log counts any left out)')
-        return entries
-
-    def load_original(self, fmt: str) -> list[dict]:
-        """Schema entries from the original release format ``fmt``."""
-        raise NotImplementedError
 
 
 @DATASETS.register_module()
@@ -243,10 +137,3 @@ class OneHand10KDataset(MultiFormatHandDataset):
                                         vis.astype(np.float32)))
         log_dropped(self, len(names) - len(entries), len(names), 'no labelled keypoint')
         return entries
-
-def log_dropped(dataset: Any, dropped: int, total: int, reason: str) -> None:
-    """One log line counting the instances a loader left out, and why."""
-    if dropped:
-        print_log(f"{type(dataset).__name__}: dropped {dropped} of {total} instances of "
-                  f"'{dataset.ann_file}' ({reason})", logger='current')
-

@@ -40,7 +40,7 @@ from mmengine.logging import print_log
 
 from poseforge.datasets.base import DatasetError, instance
 from poseforge.datasets.coco_style import Fail, as_array
-from poseforge.datasets.onehand10k import MultiFormatHandDataset, keypoint_bbox, log_dropped
+from poseforge.datasets.multi_format import MultiFormatHandDataset, keypoint_bbox, log_dropped
 from poseforge.registry import DATASETS
 
 __all__ = ['PanopticHandDataset', 'panoptic_bbox', 'hand_side_from_name']

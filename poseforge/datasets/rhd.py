@@ -42,7 +42,7 @@ import numpy as np
 
 from poseforge.datasets.base import DatasetError, instance
 from poseforge.datasets.coco_style import Fail, as_array
-from poseforge.datasets.onehand10k import MultiFormatHandDataset, keypoint_bbox, log_dropped
+from poseforge.datasets.multi_format import MultiFormatHandDataset, keypoint_bbox, log_dropped
 from poseforge.registry import DATASETS
 
 __all__ = ['RhdDataset', 'KEYPOINT_ORDER', 'decode_rhd_depth', 'read_rhd_depth',

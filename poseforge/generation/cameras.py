@@ -25,13 +25,18 @@ WORLD_UP = np.array([0.0, 1.0, 0.0])
 
 @dataclass(frozen=True)
 class Camera:
-    """A pinhole camera: intrinsics ``K`` (3, 3), world-to-camera ``R`` (3, 3) and ``t`` (3,)."""
+    """A pinhole camera: intrinsics ``K`` (3, 3), world-to-camera ``R`` (3, 3) and ``t`` (3,).
+
+    ``dist`` (optional, OpenCV's ``k1, k2, p1, p2, k3``) adds lens distortion: pixels are
+    ``K @ distort(X / Z)``, as ``cv2.projectPoints`` computes them.
+    """
 
     K: np.ndarray
     R: np.ndarray
     t: np.ndarray
     width: int
     height: int
+    dist: np.ndarray | None = None
 
     @property
     def center(self) -> np.ndarray:
@@ -43,8 +48,8 @@ class Camera:
         return np.asarray(points_world) @ self.R.T + self.t
 
     def project(self, points_world: np.ndarray) -> np.ndarray:
-        """Pixel coordinates (N, 2) of world points."""
-        return project_points(self.K, self.to_camera(points_world))
+        """Pixel coordinates (N, 2) of world points (distorted when ``dist`` is set)."""
+        return project_points(self.K, self.to_camera(points_world), self.dist)
 
 
 def intrinsics(focal: float, width: int, height: int) -> np.ndarray:
@@ -58,11 +63,39 @@ def focal_from_fov(fov_deg: float, size: int) -> float:
     return size / 2.0 / np.tan(np.radians(fov_deg) / 2.0)
 
 
-def project_points(K: np.ndarray, points_cam: np.ndarray) -> np.ndarray:
-    """Pixel coordinates (N, 2) of camera-frame points (N, 3): ``(K @ X)[:2] / z``."""
+def project_points(K: np.ndarray, points_cam: np.ndarray, dist: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Pixel coordinates (N, 2) of camera-frame points (N, 3): ``(K @ X)[:2] / z``.
+
+    With ``dist`` (``k1, k2, p1, p2, k3``) the normalised coordinates are distorted first
+    (Brown-Conrady, OpenCV's model and argument order).
+    """
     points_cam = np.asarray(points_cam, dtype=np.float64)
-    homog = points_cam @ np.asarray(K, dtype=np.float64).T
-    return homog[:, :2] / homog[:, 2:3]
+    K = np.asarray(K, dtype=np.float64)
+    if dist is None or not np.any(dist):
+        homog = points_cam @ K.T
+        return homog[:, :2] / homog[:, 2:3]
+    normalised = distort_normalised(points_cam[:, :2] / points_cam[:, 2:3], dist)
+    return normalised @ K[:2, :2].T + K[:2, 2]
+
+
+def distort_normalised(xy: np.ndarray, dist: np.ndarray) -> np.ndarray:
+    """Brown-Conrady distortion of normalised image coordinates (N, 2)."""
+    k1, k2, p1, p2, k3 = (list(np.asarray(dist, dtype=np.float64).ravel()) + [0.0] * 5)[:5]
+    x, y = xy[:, 0], xy[:, 1]
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2 * r2 + k3 * r2 ** 3
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return np.stack([xd, yd], 1)
+
+
+def undistort_normalised(xy: np.ndarray, dist: np.ndarray, iterations: int = 20) -> np.ndarray:
+    """Inverse of :func:`distort_normalised` by fixed-point iteration (mild distortion)."""
+    und = xy.copy()
+    for _ in range(iterations):
+        und = und - (distort_normalised(und, dist) - xy)
+    return und
 
 
 def look_at(eye, target, up=WORLD_UP) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +103,10 @@ def look_at(eye, target, up=WORLD_UP) -> tuple[np.ndarray, np.ndarray]:
     eye = np.asarray(eye, dtype=np.float64)
     forward = np.asarray(target, dtype=np.float64) - eye
     forward /= np.linalg.norm(forward)
-    down = -np.asarray(up, dtype=np.float64)
+    up = np.asarray(up, dtype=np.float64)
+    if np.linalg.norm(np.cross(forward, up)) < 1e-6 * np.linalg.norm(up):
+        up = np.array([0.0, 0.0, -1.0]) if abs(forward[2]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    down = -up
     down = down - forward * (down @ forward)
     down /= np.linalg.norm(down)
     right = np.cross(down, forward)
@@ -115,7 +151,7 @@ class CameraConfig:
 def _padded_box(camera: Camera, points: np.ndarray, radii: np.ndarray) -> np.ndarray:
     """``x1, y1, x2, y2`` of the projected points, each grown by its projected radius."""
     cam = camera.to_camera(points)
-    uv = project_points(camera.K, cam)
+    uv = project_points(camera.K, cam, camera.dist)
     pad = camera.K[0, 0] * radii / np.maximum(cam[:, 2], 1e-6)
     return np.concatenate([(uv - pad[:, None]).min(0), (uv + pad[:, None]).max(0)])
 
@@ -133,7 +169,7 @@ def _pan(camera: Camera, from_px: np.ndarray, to_px: np.ndarray) -> Camera:
     k_inv = np.linalg.inv(camera.K)
     turn = rotation_between(k_inv @ np.append(from_px, 1.0), k_inv @ np.append(to_px, 1.0))
     return Camera(K=camera.K, R=turn @ camera.R, t=turn @ camera.t, width=camera.width,
-                  height=camera.height)
+                  height=camera.height, dist=camera.dist)
 
 
 def frame_view(rng: np.random.Generator, direction: np.ndarray, points: np.ndarray,

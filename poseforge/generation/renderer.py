@@ -373,7 +373,27 @@ def render_view(mesh_world: HandMesh, albedo: np.ndarray, camera: Camera,
     np.maximum(image, 0.0, out=image)
     rgb = cv2.convertScaleAbs(image, alpha=255.0)   # rounds and saturates at 255
     mask = np.where(part >= HAND_PART_MIN, 255, 0).astype(np.uint8)
-    return RenderResult(rgb=rgb, depth=frags.depth, part=part, mask=mask)
+    result = RenderResult(rgb=rgb, depth=frags.depth, part=part, mask=mask)
+    return distort_render(result, camera) if camera.dist is not None else result
+
+
+def distort_render(result: RenderResult, camera: Camera) -> RenderResult:
+    """The render as the camera's distorting lens sees it (colour bilinear, buffers nearest).
+
+    The hand is rasterised through the ideal pinhole ``K``; each output pixel then fetches the
+    undistorted position it sees (:func:`poseforge.generation.rigs.distortion_maps`), so depth
+    stays the camera-frame ``z`` of the surface point seen at that pixel.
+    """
+    from poseforge.generation.rigs import distortion_maps
+    map_x, map_y = distortion_maps(camera)
+
+    def warp(image: np.ndarray, interpolation: int) -> np.ndarray:
+        return cv2.remap(image, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
+
+    return RenderResult(rgb=warp(result.rgb, cv2.INTER_LINEAR),
+                        depth=warp(result.depth, cv2.INTER_NEAREST),
+                        part=warp(result.part, cv2.INTER_NEAREST),
+                        mask=warp(result.mask, cv2.INTER_NEAREST))
 
 
 def _composite(background: np.ndarray, color: np.ndarray, covered: np.ndarray) -> np.ndarray:

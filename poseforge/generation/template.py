@@ -167,6 +167,26 @@ def build_template(shape: HandShape) -> HandTemplate:
                         weight_value=weight_value, vertex_bone=bone)
 
 
+def shape_scales(template: HandTemplate, shape: HandShape) -> tuple[np.ndarray, np.ndarray]:
+    """Bone lengths (21,) and thickness scales (21,) that turn the template into ``shape``.
+
+    Lengths come from ``shape``'s skeleton at rest; thickness is each finger's radius ratio to
+    the default hand (the palm and metacarpals take the palm spheres' mean ratio, the forearm
+    its own).
+    """
+    joints, _ = forward_kinematics(shape, np.zeros((NUM_FINGERS, 4)))
+    lengths = np.linalg.norm(joints - joints[np.maximum(PARENT, 0)], axis=1)
+    lengths[0] = template.lengths[0]
+    base = default_shape()
+    radial = np.ones(NUM_JOINTS)
+    finger = shape.radii[:, :3].mean(1) / base.radii[:, :3].mean(1)
+    for f in range(NUM_FINGERS):
+        radial[2 + 4 * f:5 + 4 * f] = finger[f]
+    radial[METACARPALS] = float(np.mean(shape.palm_radii / base.palm_radii))
+    radial[0] = shape.forearm_radii[0] / base.forearm_radii[0]
+    return lengths, radial
+
+
 def rest_skeleton(joints: np.ndarray, bones: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rest frames (21, 3, 3) and lengths (21,) of the bone slots.
 
@@ -563,4 +583,4 @@ def vertex_cues(vertices: np.ndarray, normals: np.ndarray, bone: np.ndarray, par
 
 
 __all__ = ['CHILD', 'DEPTH', 'HandTemplate', 'METACARPALS', 'PARENT', 'build_template',
-           'hand_template']
+           'hand_template', 'shape_scales']

@@ -19,6 +19,16 @@ Per image: ``id, file_name, width, height, K`` (3x3), ``R`` (3x3, world -> camer
 ``keypoints_3d`` (63 numbers: ``X, Y, Z`` per joint, mm, camera frame). Pixel coordinates put
 pixel centres on integers (``keypoints == project(K, keypoints_3d)`` exactly). The world frame
 is the sample's own (hand-centred), shared by its views: ``R^T (X_cam - t)`` agrees across views.
+
+Version 2 adds, per image, ``sequence_id`` and ``frame_id`` (``sample_id`` is one frame of one
+sequence), ``depth_file`` / ``mask_file`` and, for distorting rigs, ``dist`` (OpenCV's
+``k1, k2, p1, p2, k3``; then ``keypoints == cv2.projectPoints(keypoints_3d, 0, 0, K, dist)``);
+per annotation ``keypoints_3d_world`` (63 numbers, the world frame of the sequence).
+
+Every file is written atomically (a ``.partial`` temporary, then a rename), so an interrupted run
+never leaves a truncated image under its final name; ``shards/<unit>.json`` records one finished
+sequence (its json records) and is written last, which is what makes a run resumable
+(:mod:`poseforge.generation.synth_hands`).
 """
 from __future__ import annotations
 
@@ -58,7 +68,8 @@ def image_record(image_id: int, file_name: str, width: int, height: int, K: np.n
 
 def annotation_record(image_id: int, bbox_xywh: Sequence[float], area: float,
                       keypoints_2d: np.ndarray, visibility: np.ndarray,
-                      keypoints_3d: np.ndarray) -> dict:
+                      keypoints_3d: np.ndarray, keypoints_3d_world: np.ndarray | None = None
+                      ) -> dict:
     """One ``annotations`` entry for the hand in image ``image_id``."""
     keypoints = np.concatenate([np.asarray(keypoints_2d, dtype=np.float64).reshape(-1, 2),
                                 np.asarray(visibility, dtype=np.float64).reshape(-1, 1)], 1)
@@ -68,16 +79,48 @@ def annotation_record(image_id: int, bbox_xywh: Sequence[float], area: float,
                 bbox=[float(v) for v in bbox_xywh], area=float(area), iscrowd=0,
                 num_keypoints=int(np.count_nonzero(np.asarray(visibility) > 0)),
                 keypoints=flat,
-                keypoints_3d=np.asarray(keypoints_3d, dtype=np.float64).reshape(-1).tolist())
+                keypoints_3d=np.asarray(keypoints_3d, dtype=np.float64).reshape(-1).tolist(),
+                **({} if keypoints_3d_world is None else dict(
+                    keypoints_3d_world=np.asarray(keypoints_3d_world, dtype=np.float64)
+                    .reshape(-1).tolist())))
 
 
 def write_coco(path: str, images: list[dict], annotations: list[dict], info: dict) -> str:
     """Write one split's json (deterministic: no timestamps, stable key order)."""
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
     data = dict(info=info, images=images, annotations=annotations, categories=categories())
-    with open(path, 'w', encoding='utf-8') as f:
-        json.dump(data, f, separators=(',', ':'))
+    write_json(path, data)
     return path
+
+
+PARTIAL = '.partial'
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file in the same folder, rename)."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    tmp = path + PARTIAL
+    with open(tmp, 'wb') as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_text(path: str, text: str) -> None:
+    write_bytes(path, text.encode('utf-8'))
+
+
+def write_json(path: str, data: Any) -> None:
+    write_text(path, json.dumps(data, separators=(',', ':')))
+
+
+def remove_partials(root: str) -> int:
+    """Delete leftover temporaries of an interrupted run; how many there were."""
+    count = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            if name.endswith(PARTIAL):
+                os.remove(osp.join(folder, name))
+                count += 1
+    return count
 
 
 def save_rgb(path: str, rgb: np.ndarray, jpeg_quality: int = 95) -> None:
@@ -96,5 +139,4 @@ def _write(path: str, image: np.ndarray, params: list[int]) -> None:
     ok, data = cv2.imencode(osp.splitext(path)[1], np.ascontiguousarray(image), params)
     if not ok:
         raise OSError(f"could not encode image '{path}'")
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    data.tofile(path)
+    write_bytes(path, data.tobytes())

@@ -1,6 +1,9 @@
 """Registered metrics (``METRICS``); importing this module registers them."""
+from .coco_metric import CocoMetric
 from .keypoint_2d_metrics import AUC, EPE, PCKAccuracy
 from .keypoint_3d_metrics import Hand3DMetric
+from .mpii_pckh import MpiiPCKh
 from .prediction_dump import DumpPredictions
 
-__all__ = ['AUC', 'EPE', 'PCKAccuracy', 'Hand3DMetric', 'DumpPredictions']
+__all__ = ['AUC', 'CocoMetric', 'EPE', 'PCKAccuracy', 'Hand3DMetric', 'MpiiPCKh',
+           'DumpPredictions']
