@@ -10,12 +10,15 @@ import trimesh
 
 from poseforge.generation.cameras import (Camera, CameraConfig, intrinsics, look_at,
                                           project_points, ring_cameras)
-from poseforge.generation.hand_model import (HAND_PART_MIN, NUM_JOINTS, PART_FINGER0, build_hand,
+from poseforge.generation.hand_model import (HAND_PART_MIN, NUM_JOINTS, PART_FINGER0,
                                              default_shape, forward_kinematics, sample_shape)
 from poseforge.generation.pose_prior import (FINGER_LIMITS_DEG, limits_rad, sample_angles,
                                              sample_pose, within_limits)
 from poseforge.generation.renderer import depth_to_uint16, rasterize
+from poseforge.generation.skinning import skin
+from poseforge.generation.spin_match import spin_match
 from poseforge.generation.synth_hands import GenerationConfig, generate_dataset, render_sample
+from poseforge.generation.template import VOXEL_MM, hand_template, implicit_parts
 
 SMALL = dict(num=4, views=3, size=96, test_fraction=0.25)
 
@@ -37,14 +40,14 @@ def _load(root: Path, split: str) -> dict:
 
 
 # --------------------------------------------------------------------------- hand model
-def test_hand_mesh_is_a_valid_closed_trimesh():
+def test_posed_hand_mesh_is_a_valid_closed_trimesh():
     rng = np.random.default_rng(0)
-    shape = sample_shape(rng)
-    joints, mesh = build_hand(shape, sample_angles(rng), (0.3, -0.1))
+    joints, _ = forward_kinematics(sample_shape(rng), sample_angles(rng))
+    pose = spin_match(hand_template(), joints, match_lengths=True, wrist_angles=(0.3, -0.1)).pose
+    mesh = skin(hand_template(), pose)
     tm = mesh.to_trimesh()
     assert isinstance(tm, trimesh.Trimesh)
-    assert joints.shape == (NUM_JOINTS, 3)
-    assert 1000 < len(tm.faces) < 6000
+    assert 1000 < len(tm.faces) < 25000
     assert tm.is_watertight and tm.is_winding_consistent and tm.volume > 0
     assert np.allclose(np.linalg.norm(mesh.normals, axis=1), 1.0, atol=1e-6)
     assert set(np.unique(mesh.face_part)) >= set(range(1, PART_FINGER0 + 15))
@@ -53,14 +56,18 @@ def test_hand_mesh_is_a_valid_closed_trimesh():
 def test_forward_kinematics_keeps_bone_lengths_and_tip_on_the_skin():
     shape = default_shape()
     angles = np.radians(np.tile([5.0, 40.0, 60.0, 30.0], (5, 1)))
-    joints, mesh = build_hand(shape, angles)
+    joints, _ = forward_kinematics(shape, angles)
     fingers = joints[1:].reshape(5, 4, 3)
     lengths = np.linalg.norm(np.diff(fingers, axis=1), axis=2)
     assert np.allclose(lengths, shape.lengths, atol=1e-9)
-    # The distal capsule ends exactly at the fingertip joint: some vertex lies on it.
-    tips = fingers[:, 3]
-    nearest = np.linalg.norm(mesh.vertices[None] - tips[:, None], axis=2).min(1)
-    assert np.all(nearest < 1e-6)
+    # The template's skin is the zero level of its implicit hand, whose distal capsules end at
+    # the fingertip joints: the tips lie on that level, and so do the mesh vertices.
+    template = hand_template()
+    parts = implicit_parts(shape, *forward_kinematics(shape, np.zeros((5, 4))))
+    assert np.abs(parts.union(template.joints[4::4])).max() < 0.05
+    assert np.median(np.abs(parts.union(template.vertices))) < 0.05
+    nearest = np.linalg.norm(template.vertices[None] - template.joints[4::4, None], axis=2)
+    assert np.all(nearest.min(1) < VOXEL_MM)
 
 
 def test_flexion_bends_fingers_towards_the_palm():
@@ -112,7 +119,7 @@ def test_look_at_puts_target_on_principal_point_and_up_up():
 
 def test_ring_cameras_frame_the_hand():
     rng = np.random.default_rng(2)
-    joints, _ = build_hand(default_shape(), sample_angles(rng))
+    joints, _ = forward_kinematics(default_shape(), sample_angles(rng))
     radii = np.full(NUM_JOINTS, 8.0)
     cams = ring_cameras(rng, joints, radii, 6, 128, 128, CameraConfig())
     for cam in cams:
@@ -214,10 +221,9 @@ def test_different_seed_differs(small_dataset, tmp_path):
     assert all(other[k] != ours[k] for k in common)
 
 
-def test_save_depth_writes_16bit_depth_and_masks(tmp_path):
+def test_depth_and_masks_are_written_by_default(tmp_path):
     import cv2
-    cfg = GenerationConfig(save_depth=True)
-    generate_dataset(tmp_path, num=1, views=1, size=64, test_fraction=0.0, cfg=cfg)
+    generate_dataset(tmp_path, num=1, views=1, size=64, test_fraction=0.0)
     image = _load(tmp_path, 'train')['images'][0]
     depth = cv2.imread(str(tmp_path / 'depth' / 'train' / image['depth_file']),
                        cv2.IMREAD_UNCHANGED)

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS
+
 from conftest import ROOT, tiny_cfg_options
 
 import poseforge.models  # noqa: F401  (registers CPM, KeypointMSELoss, the estimator)
@@ -21,6 +23,9 @@ from poseforge.models.heads.nsrm_head import DEFAULT_LIMB_WEIGHTS, NSRMHead
 from poseforge.registry import HOOKS, MODELS
 
 SYNTH_CONFIG = ROOT / 'configs' / 'nsrm' / 'nsrm_lpm-g1and6_synth-hands-128.py'
+#: w of the original's configs/{LPM,LDM}_{G1,G1_6}.json; G6 alone (unpublished) takes G1's.
+ORIGINAL_LIMB_WEIGHTS = {('lpm', 'G1'): 0.5, ('lpm', 'G1&6'): 0.1, ('lpm', 'G6'): 0.5,
+                         ('ldm', 'G1'): 1.0, ('ldm', 'G1&6'): 0.2, ('ldm', 'G6'): 1.0}
 #: A small CPM-style arch for fast wiring / head tests (stride 4).
 TINY_ARCH = dict(trunk=[[8, 2], 'M', 8], trunk_norm=False, stage1_channels=8, stage_channels=8,
                  stage_kernel=3, stage_dilations=[1], stage_norm=False)
@@ -126,9 +131,9 @@ def test_head_losses_follow_the_original_formulas(mask_type, grouping):
     codec = MSRAHeatmap((64, 64), (size, size), sigma=1.0)
     keypoints = hand_keypoints(b, 64, seed=4, margin=6)
     heatmaps, weights = encoded_targets(keypoints, codec)
-    head = NSRMHead(mask_type=mask_type, grouping=grouping)
-    w, w61 = DEFAULT_LIMB_WEIGHTS[mask_type, 'G1&6' if grouping == 'G1&6' else grouping], 0.2
-    assert head.limb_weight == w
+    head = NSRMHead(mask_type=mask_type, grouping=grouping)  # the original's weights
+    w, w61 = ORIGINAL_LIMB_WEIGHTS[mask_type, grouping], 0.2
+    assert head.limb_weight == w and DEFAULT_LIMB_WEIGHTS == ORIGINAL_LIMB_WEIGHTS
     feats = random_feats(b, num_limb_maps(grouping), size, seed=5)
     losses = head.loss(feats, heatmaps, weights)
 
@@ -263,7 +268,7 @@ def test_hook_sets_the_scale_the_head_logs():
 
 # --------------------------------------------------------------------------- configs
 def strip_packing(pipeline) -> list:
-    """A pipeline without its PackPoseInputs (whose meta_keys NSRM extends)."""
+    """A pipeline without its PackPoseInputs."""
     return [t for t in pipeline if t['type'] != 'PackPoseInputs']
 
 
@@ -285,7 +290,7 @@ def test_paper_configs_are_consistent():
         assert head.grouping.replace('&', 'and').lower() == grouping
         assert backbone.limb_channels == num_limb_maps(head.grouping)
         built = MODELS.build(head)
-        assert built.limb_weight == DEFAULT_LIMB_WEIGHTS[mask, built.grouping]
+        assert built.limb_weight == ORIGINAL_LIMB_WEIGHTS[mask, built.grouping]
         if built.grouping == 'G1&6':
             assert built.g6_weight == 0.2
         baseline = cpm[dataset]
@@ -294,7 +299,9 @@ def test_paper_configs_are_consistent():
             assert cfg[loader].dataset.ann_file == baseline[loader].dataset.ann_file
             assert strip_packing(cfg[loader].dataset.pipeline) == \
                 strip_packing(baseline[loader].dataset.pipeline), (path.name, loader)
-        assert 'transformed_keypoints' in cfg.train_dataloader.dataset.pipeline[-1].meta_keys
+        pack = cfg.train_dataloader.dataset.pipeline[-1]
+        assert pack.type == 'PackPoseInputs'
+        assert 'transformed_keypoints' in pack.get('meta_keys', DEFAULT_META_KEYS)
         assert cfg.train_cfg.max_epochs == 80 and cfg.optim_wrapper.optimizer.lr == 1e-4
         assert dict(type='LimbWeightDecayHook', interval=20, ratio=0.1) in cfg.custom_hooks
         seen.add((mask, built.grouping, dataset))
@@ -316,6 +323,8 @@ def test_light_synthetic_config_trains_and_lowers_the_loss(tiny_synth, tmp_path)
     model = runner.model
     assert isinstance(model.backbone, NSRM) and isinstance(model.head, NSRMHead)
     batch = next(iter(runner.train_dataloader))
+    # the estimator hands NSRMHead the batch: limb targets from the exact packed keypoints
+    assert all('transformed_keypoints' in m for m in batch['data_samples']['meta'])
 
     def fixed_batch_losses() -> dict[str, float]:
         model.train()  # BatchNorm on batch statistics: deterministic for a fixed batch

@@ -12,13 +12,11 @@ from mmengine import Config
 from mmengine.registry import DefaultScope
 
 import poseforge.models  # noqa: F401  (registers the estimator, losses, codecs' users)
-import poseforge.models.backbones.rmgmn  # noqa: F401  (registers RMGMN)
-import poseforge.models.heads.rmgmn_head  # noqa: F401  (registers RMGMNHead)
 from poseforge.codecs.msra_heatmap import MSRAHeatmap
 from poseforge.datasets.collate import pose_collate
-from poseforge.models.backbones.rmgmn import RMGMN, hand_angle, rotate_maps
-from poseforge.models.heads.rmgmn_head import (RMGMNHead, kernel_targets,
-                                               keypoints_from_heatmaps)
+from poseforge.models.backbones.rmgmn import (RMGMN, hand_angle, keypoints_from_heatmaps,
+                                              rotate_maps)
+from poseforge.models.heads.rmgmn_head import RMGMNHead, kernel_targets
 from poseforge.registry import DATASETS, MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,6 +109,24 @@ def test_rotating_by_the_hand_angle_turns_the_hand_upright():
     back = rotate_maps(upright, cos_sin, inverse=True)
     np.testing.assert_allclose(keypoints_from_heatmaps(back)[0, :, :].numpy(),
                                keypoints[0].numpy(), atol=0.3)  # two bilinear resamplings
+
+
+def test_teacher_forcing_rotates_by_the_ground_truth_angle():
+    keypoints = hand_keypoints()
+    maps = gaussian_maps(keypoints)
+    model = light_model(teacher_forcing=True).train()
+    x = torch.randn(1, 3, 128, 128)
+    out = model(x, data_samples=dict(heatmaps=maps))
+    torch.testing.assert_close(out['angle'], hand_angle(keypoints)[0], atol=1e-4, rtol=0)
+    unlabelled = maps.clone()
+    unlabelled[0, 9] = 0  # no middle-finger root: fall back to the prediction
+    out = model(x, data_samples=dict(heatmaps=unlabelled))
+    torch.testing.assert_close(out['angle'], out['angle_pred'].detach())
+    with pytest.raises(ValueError, match='data_samples'):
+        model(x)
+    model.eval()  # inference uses the rotation net
+    out = model(x)
+    assert torch.equal(out['angle'], out['angle_pred'])
 
 
 # --------------------------------------------------------------------------- kernels + BP
@@ -228,7 +244,7 @@ def test_vgg19_variant_forward_backward_at_paper_shape():
 
 
 def test_light_joint_training_lowers_the_loss(tiny_synth):
-    cfg, batch = training_batch(light_config('joint'), tiny_synth)
+    cfg, batch = training_batch(light_config('joint'), tiny_synth, num=3)
     cfg.model.head.update(unary_weight=1.0, kernel_weight=1.0)  # every term at once
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -248,4 +264,4 @@ def test_light_joint_training_lowers_the_loss(tiny_synth):
     model.eval()
     with torch.no_grad():
         results = model(**model.data_preprocessor(batch), mode='predict')
-    assert len(results) == 4 and np.isfinite(results[0]['pred_keypoints']).all()
+    assert len(results) == 3 and np.isfinite(results[0]['pred_keypoints']).all()

@@ -10,12 +10,6 @@
 # photometric) so that the comparison with CPM isolates the structure regularisation.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py']
 
-# Registers NSRM, NSRMHead and LimbWeightDecayHook whatever the package __init__ files import.
-custom_imports = dict(imports=['poseforge.models.backbones.nsrm',
-                               'poseforge.models.heads.nsrm_head',
-                               'poseforge.engine.limb_weight_hook'],
-                      allow_failed_imports=False)
-from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS as _DEFAULT_META_KEYS
 
 codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
 
@@ -31,10 +25,8 @@ model = dict(
     test_cfg=dict(flip_test=False),
 )
 
-# The limb targets are built in NSRMHead from the keypoints: packing `transformed_keypoints`
-# lets it use the exact coordinates once the estimator passes the batch to head.loss (it decodes
-# the heatmap targets otherwise).
-_train_meta_keys = tuple(_DEFAULT_META_KEYS) + ('transformed_keypoints',)
+# NSRMHead builds the limb targets from the exact keypoints in `meta['transformed_keypoints']`
+# (packed by default; the estimator hands the head the batch).
 
 
 def _pipelines(padding):
@@ -49,7 +41,7 @@ def _pipelines(padding):
         dict(type='TopdownAffine', input_size=codec['input_size']),
         dict(type='PhotometricAug'),
         dict(type='GenerateTarget', encoder=codec),
-        dict(type='PackPoseInputs', meta_keys=_train_meta_keys),
+        dict(type='PackPoseInputs'),
     ]
     test = [
         dict(type='LoadImage'),

@@ -5,11 +5,6 @@
 # the 20 epochs (the original: every 20 of 80).
 _base_ = ['../quickstart/cpm-light_synth-hands-128.py']
 
-custom_imports = dict(imports=['poseforge.models.backbones.nsrm',
-                               'poseforge.models.heads.nsrm_head',
-                               'poseforge.engine.limb_weight_hook'],
-                      allow_failed_imports=False)
-from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS as _DEFAULT_META_KEYS
 
 model = dict(
     backbone=dict(_delete_=True, type='NSRM', arch='light_s8', num_keypoints=21, limb_channels=7,
@@ -20,10 +15,7 @@ model = dict(
               loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=_base_.codec),
 )
 
-# `transformed_keypoints` in meta: exact limb targets once the estimator passes the batch to
-# head.loss (NSRMHead decodes the heatmap targets otherwise).
-train_pipeline = _base_.train_pipeline[:-1] + [
-    dict(type='PackPoseInputs', meta_keys=tuple(_DEFAULT_META_KEYS) + ('transformed_keypoints',))]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# NSRMHead builds the limb targets from the exact keypoints in `meta['transformed_keypoints']`
+# (packed by default; the estimator hands the head the batch).
 
 custom_hooks = _base_.custom_hooks + [dict(type='LimbWeightDecayHook', interval=5, ratio=0.1)]

@@ -2,6 +2,7 @@
 
 Importing this package registers every codec (the registry's lazy ``locations`` point here).
 """
+from poseforge.codecs import limb_masks  # noqa: F401  (NSRM's LPM/LDM limb targets)
 from poseforge.codecs.msra_heatmap import MSRAHeatmap, gaussian_blur_kernel
 
 __all__ = ['MSRAHeatmap', 'gaussian_blur_kernel']

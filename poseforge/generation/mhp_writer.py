@@ -13,10 +13,12 @@ Joint lines follow MHP's order and names: fingers F4 (index), F3 (middle), F1 (l
 (ring), TH (thumb), each ``KNU1_A`` (PIP), ``KNU1_B`` (MCP; the thumb's CMC), ``KNU2_A`` (DIP),
 ``KNU3_A`` (tip); then ``PALM_POSITION`` and ``PALM_NORMAL`` (a unit direction out of the palm).
 
-MHP has no wrist label, only the Leap Motion palm centre, which lies about a third of the way
-from the middle MCP towards the wrist. poseforge's convention (:data:`WRIST_FROM_PALM`): ``wrist
-= middle_MCP + 3 (palm - middle_MCP)``, so the palm written for a hand is
-``middle_MCP + (wrist - middle_MCP) / 3`` and reading it back returns the same wrist.
+MHP has no wrist label, only the Leap Motion palm centre. poseforge's loader derives a wrist
+by reflecting the ring finger's MCP through the palm centre (``MhpDataset(root='wrist')``
+defaults, ``poseforge.datasets.hand_conversions.palm_to_wrist``: ``wrist = ring_MCP + 2 (palm -
+ring_MCP)``), so the palm written for a hand is its inverse, ``ring_MCP + (wrist - ring_MCP) /
+2`` (:data:`WRIST_ANCHOR`, :data:`WRIST_FACTOR`), and reading the files back gives the same
+wrist.
 
 Calibration pickles hold ``cv2.Rodrigues`` vectors (world -> camera, ``X_cam = R X + t``).
 They are written with protocol 2 and name numpy's reconstructor by its long-standing path
@@ -24,8 +26,10 @@ They are written with protocol 2 and name numpy's reconstructor by its long-stan
 """
 from __future__ import annotations
 
+import io
 import os.path as osp
 import pickle
+import struct
 
 import cv2
 import numpy as np
@@ -38,8 +42,10 @@ _PARTS = (('KNU1_A', 1), ('KNU1_B', 0), ('KNU2_A', 2), ('KNU3_A', 3))
 MHP_JOINT_NAMES = tuple(f'{finger}_{part}' for finger, _ in _FINGERS for part, _ in _PARTS)
 MHP_TO_HAND21 = np.array([1 + 4 * f + o for _, f in _FINGERS for _, o in _PARTS])
 PALM_POSITION, PALM_NORMAL = 'PALM_POSITION', 'PALM_NORMAL'
-#: ``wrist = middle_MCP + WRIST_FROM_PALM * (palm - middle_MCP)`` (module docstring).
-WRIST_FROM_PALM = 3.0
+#: ``wrist = joints[WRIST_ANCHOR] + WRIST_FACTOR * (palm - joints[WRIST_ANCHOR])`` (the ring
+#: MCP reflected through the palm centre, as the MHP and STB loaders derive a wrist).
+WRIST_ANCHOR = 13
+WRIST_FACTOR = 2.0
 #: MHP's box rule: keypoint extremes padded by ``PAD_PX * mean depth / PAD_DEPTH_MM``.
 PAD_PX, PAD_DEPTH_MM = 20.0, 390.0
 
@@ -51,11 +57,13 @@ class MhpFormatError(ValueError):
 # --------------------------------------------------------------------------- joints
 def palm_position(joints: np.ndarray) -> np.ndarray:
     """The palm centre written for a hand21 hand (inverse of :func:`wrist_from_palm`)."""
-    return joints[9] + (joints[0] - joints[9]) / WRIST_FROM_PALM
+    anchor = joints[WRIST_ANCHOR]
+    return anchor + (joints[0] - anchor) / WRIST_FACTOR
 
 
-def wrist_from_palm(palm: np.ndarray, middle_mcp: np.ndarray) -> np.ndarray:
-    return middle_mcp + WRIST_FROM_PALM * (palm - middle_mcp)
+def wrist_from_palm(palm: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """The wrist derived from the palm centre and the anchor joint (the ring MCP)."""
+    return anchor + WRIST_FACTOR * (palm - anchor)
 
 
 def palm_normal(joints: np.ndarray, hand_side: str) -> np.ndarray:
@@ -93,16 +101,37 @@ def read_joints(path: str) -> dict:
         raise MhpFormatError(f"'{path}': missing {', '.join(missing)}")
     joints = np.zeros((21, 3))
     joints[MHP_TO_HAND21] = np.stack([values[n] for n in MHP_JOINT_NAMES])
-    joints[0] = wrist_from_palm(values[PALM_POSITION], joints[9])
+    joints[0] = wrist_from_palm(values[PALM_POSITION], joints[WRIST_ANCHOR])
     return dict(joints=joints, palm=values[PALM_POSITION], normal=values[PALM_NORMAL])
 
 
 # --------------------------------------------------------------------------- calibration
+class _Py2Pickler(pickle._Pickler):
+    """Protocol-2 pickler that writes ``bytes`` as Python 2 ``str`` (``BINSTRING`` opcodes).
+
+    Python 3 pickles ``bytes`` for protocol 2 as a call to ``_codecs.encode``, which Python 2
+    cannot load and a numpy-only unpickler (``MhpDataset``) rightly refuses; Python 2's numpy
+    wrote the array buffer as a plain string, as the released calibration files have it.
+    """
+
+    dispatch = dict(pickle._Pickler.dispatch)
+
+    def save_bytes(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack('<i', len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_bytes
+
+
 def calibration_pickle(vector: np.ndarray) -> bytes:
-    """A (3, 1) float64 array as a protocol-2 pickle naming ``numpy.core.multiarray``."""
+    """A (3, 1) float64 array as a Python-2 style protocol-2 pickle (``numpy.core`` path)."""
     array = np.asarray(vector, dtype=np.float64).reshape(3, 1)
-    data = pickle.dumps(array, protocol=2)
-    return data.replace(b'cnumpy._core.multiarray\n', b'cnumpy.core.multiarray\n')
+    buffer = io.BytesIO()
+    _Py2Pickler(buffer, protocol=2).dump(array)
+    return buffer.getvalue().replace(b'cnumpy._core.multiarray\n', b'cnumpy.core.multiarray\n')
 
 
 def read_calibration(folder: str) -> tuple[np.ndarray, np.ndarray]:
@@ -172,7 +201,7 @@ def write_frame_labels(out_dir: str, sequence: int, frame: int, joints: np.ndarr
         writer.write_text(osp.join(out_dir, paths['bbox']), bbox_text(joints, camera))
 
 
-__all__ = ['MHP_JOINT_NAMES', 'MHP_TO_HAND21', 'MhpFormatError', 'WRIST_FROM_PALM',
+__all__ = ['MHP_JOINT_NAMES', 'MHP_TO_HAND21', 'MhpFormatError', 'WRIST_ANCHOR', 'WRIST_FACTOR',
            'bbox_values', 'calibration_pickle', 'frame_paths', 'joints_text', 'palm_normal',
            'palm_position', 'read_calibration', 'read_joints', 'write_calibration',
            'write_frame_labels', 'wrist_from_palm']

@@ -136,7 +136,7 @@ def check_target(target: np.ndarray, where: str = 'target') -> np.ndarray:
         raise ValueError(f'{where}: keypoints_3d has non-finite values')
     short = np.nonzero(np.linalg.norm(joints[1:] - joints[PARENT[1:]], axis=1) < 1e-6)[0]
     if len(short):
-        raise ValueError(f'{where}: joints {list(short + 1)} coincide with their parent joint '
+        raise ValueError(f'{where}: joints {(short + 1).tolist()} coincide with their parent joint '
                          '(zero-length bones)')
     normal = np.cross(joints[5] - joints[0], joints[17] - joints[0])
     if np.linalg.norm(normal) < 1e-6 or np.linalg.norm(np.cross(

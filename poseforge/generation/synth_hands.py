@@ -1,51 +1,87 @@
-"""Generate the synthetic multi-view hand dataset (poseforge's built-in default data).
+"""Generate the synthetic multi-view hand dataset (MVHM-style spin-match generation).
 
-One *sample* is one hand (random shape, pose, skin and light) seen by ``views`` calibrated
-cameras on a ring around it; each view is one image with one annotated hand. Everything a
-sample needs comes from its own random generator, ``SeedSequence(seed, spawn_key=(sample_id,))``
-(the ``sample_id``-th child of ``SeedSequence(seed).spawn``), so the output is identical for a
-seed whatever the number of workers or the order in which samples finish.
+One *unit* is one sequence of ``sequence_length`` frames (1 by default: a single sample) of one
+hand (random shape, skin and light), seen by ``views`` calibrated cameras of a rig that stays
+fixed for the sequence. Per frame the template hand (:mod:`template`) is spin-matched
+(:mod:`spin_match`) to a target pose: sampled from the anatomical prior (``random``), or read
+from ``json:PATH`` / STB / RHD / MHP labels (:mod:`targets`); sequences follow consecutive target
+frames or interpolate between key poses (:mod:`sequences`). Each view gets RGB, depth (mm,
+16-bit PNG), hand mask, 2D keypoints with visibility from the depth test, box, 3D keypoints in
+camera and world frames and the calibration (:mod:`writer` for COCO json, :mod:`mhp_writer` for
+MHP's own layout), and ``DIR/gallery.png`` shows a few samples.
 
-Samples (not views) are split into train and test, so no test pose is seen in training from
-another angle. File layout and json fields: :mod:`poseforge.generation.writer`.
+Determinism: everything a unit needs comes from its own generator,
+``SeedSequence(seed, spawn_key=(unit,))`` (per frame ``(unit, frame + 1)`` for sensor noise), so
+the output is identical for a seed whatever the number of workers or the order units finish.
+Units (not views or frames) are split into train and test, so no test pose is seen in training
+from another angle or moment.
+
+Resumability: a worker writes a unit's files atomically and then ``shards/<unit>.json`` with its
+records; a run skips the units whose shard exists (after deleting leftover ``.partial`` files)
+and finally merges all shards, in unit order, into the split jsons. ``generation.json`` records
+the settings; resuming with different ones is refused. An interrupted run resumed therefore gives
+the same bytes as an uninterrupted one.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import os.path as osp
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
 
-from poseforge.generation.cameras import Camera, CameraConfig, project_points, ring_cameras
-from poseforge.generation.hand_model import (HAND_PART_MIN, build_hand, joint_radii,
-                                             sample_shape)
-from poseforge.generation.pose_prior import PriorConfig, sample_pose
+from poseforge.generation import mhp_writer, writer
+from poseforge.generation.cameras import Camera, CameraConfig
+from poseforge.generation.hand_model import HAND_PART_MIN, sample_shape
+from poseforge.generation.pose_prior import PriorConfig, sample_wrist
 from poseforge.generation.renderer import (RenderResult, depth_to_uint16, ensure_contrast,
                                            make_background, render_view, sample_appearance,
                                            vertex_albedo)
-from poseforge.generation import writer
+from poseforge.generation.rigs import RIGS, make_rig, rig_image_size
+from poseforge.generation.sequences import interpolate, key_positions, random_key_targets
+from poseforge.generation.skinning import SkeletonPose, skin
+from poseforge.generation.spin_match import spin_match
+from poseforge.generation.targets import PoseSource, UnitPlan, load_pose_source, plan_units
+from poseforge.generation.template import HandTemplate, hand_template, shape_scales
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+FORMATS = ('coco', 'mhp')
 #: Extra entropy word of the generator that splits samples (distinct from per-sample seeds).
 _SPLIT_ENTROPY = 0x5A17
+MANIFEST = 'generation.json'
+SHARDS = 'shards'
+GALLERY = 'gallery.png'
+_IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
+
+
+class GenerationError(ValueError):
+    """Bad settings, or an output directory that holds a different dataset."""
 
 
 @dataclass(frozen=True)
 class GenerationConfig:
-    """Everything that changes the generated data (recorded in each json's ``info``).
+    """Everything that changes the generated data (recorded in ``generation.json``).
 
     Attributes:
-        size: image side in pixels (square images).
-        views: cameras per sample.
+        size: image side in pixels (square images; the ``mhp`` rig is 640 x 480).
+        views: cameras per sequence.
         image_ext: ``'.jpg'`` (small, fast) or ``'.png'`` (lossless).
         jpeg_quality: JPEG quality when ``image_ext`` is ``'.jpg'``.
-        left_fraction: share of left hands (mirrored right hands).
+        left_fraction: share of left hands (mirrored right hands) for random poses.
         save_depth: also write per-view depth (uint16 PNG, mm) and hand mask PNGs.
         occlusion_tolerance: mm in front of a joint's skin at which a surface occludes it.
+        sequence_length: frames per unit.
+        rig: ``ring``, ``sphere`` or ``mhp`` (:mod:`rigs`).
+        match_lengths: scale the template's bones to the targets' (joints equal the targets).
+        output_format: ``coco`` (json per split) or ``mhp`` (MHP's layout, :mod:`mhp_writer`).
+        poses_from: target poses (:mod:`targets`): ``random``, ``json:PATH``, ``stb:ROOT``, ...
+        backgrounds: folder of background images (else procedural backgrounds).
+        gallery: write ``gallery.png``.
         camera, prior: camera placement and pose prior settings.
     """
 
@@ -54,16 +90,34 @@ class GenerationConfig:
     image_ext: str = '.jpg'
     jpeg_quality: int = 95
     left_fraction: float = 0.0
-    save_depth: bool = False
+    save_depth: bool = True
     occlusion_tolerance: float = 6.0
+    sequence_length: int = 1
+    rig: str = 'ring'
+    match_lengths: bool = False
+    output_format: str = 'coco'
+    poses_from: str = 'random'
+    backgrounds: str | None = None
+    gallery: bool = True
     camera: CameraConfig = field(default_factory=CameraConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def check(self) -> None:
+        if self.rig not in RIGS:
+            raise GenerationError(f"unknown rig '{self.rig}'; choose one of {', '.join(RIGS)}")
+        if self.output_format not in FORMATS:
+            raise GenerationError(f"unknown format '{self.output_format}'; choose one of "
+                                  f"{', '.join(FORMATS)}")
+        if self.sequence_length < 1 or self.views < 1 or self.size < 16:
+            raise GenerationError('need sequence_length >= 1, views >= 1 and size >= 16')
+        if self.backgrounds is not None and not osp.isdir(self.backgrounds):
+            raise GenerationError(f"--backgrounds '{self.backgrounds}' is not a folder")
 
-# --------------------------------------------------------------------------- one sample
+
+# --------------------------------------------------------------------------- one unit
 @dataclass
 class ViewLabel:
     """Ground truth of one view (all arrays float64 for exact projections)."""
@@ -78,8 +132,19 @@ class ViewLabel:
 
 
 @dataclass
+class FrameRender:
+    """One frame of a unit: its pose, world joints and every view's render and labels."""
+
+    frame_id: int
+    pose: SkeletonPose
+    joints_world: np.ndarray
+    labels: list[ViewLabel]
+    renders: list[RenderResult]
+
+
+@dataclass
 class HandSample:
-    """One rendered sample: the hand's world joints and every view's render and labels."""
+    """One rendered sample (a unit's first frame): world joints, views' renders and labels."""
 
     sample_id: int
     hand_side: str
@@ -89,44 +154,117 @@ class HandSample:
 
 
 def sample_rng(seed: int, sample_id: int) -> np.random.Generator:
-    """The generator of one sample: child ``sample_id`` of ``SeedSequence(seed)``."""
+    """The generator of one unit: child ``sample_id`` of ``SeedSequence(seed)``."""
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(sample_id,)))
+
+
+def _frame_rng(seed: int, unit: int, frame: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(unit, frame + 1)))
+
+
+@dataclass
+class UnitSetup:
+    """What a unit fixes before its frames are rendered."""
+
+    unit: int
+    hand_side: str
+    poses: list[SkeletonPose]
+    cameras: list[Camera]
+    backgrounds: list[np.ndarray]
+    albedo: np.ndarray
+    appearance: object
+    radii: np.ndarray
+
+
+def setup_unit(unit: int, seed: int, cfg: GenerationConfig, plan: UnitPlan | None = None,
+               background_files: tuple[str, ...] = ()) -> UnitSetup:
+    """Hand shape, appearance, the poses of every frame (spin-matched), cameras, backgrounds."""
+    rng = sample_rng(seed, unit)
+    template = hand_template()
+    shape = sample_shape(rng)
+    lengths, radial = shape_scales(template, shape)
+    appearance = sample_appearance(rng)
+    length = cfg.sequence_length
+    if plan is None:
+        side = 'left' if rng.uniform() < cfg.left_fraction else 'right'
+        positions = key_positions(length)
+        keys = random_key_targets(rng, shape, len(positions), cfg.prior, side == 'left')
+        key_poses = [spin_match(template, joints, hand_side=side, match_lengths=True,
+                                radial=radial, wrist_angles=tuple(wrist)).pose
+                     for joints, wrist in keys]
+        poses = interpolate(template, key_poses, positions, length)
+    else:
+        side = plan.hand_side
+        wrist = tuple(sample_wrist(rng))
+        matched = [spin_match(template, target.joints, hand_side=target.hand_side,
+                              lengths=lengths, match_lengths=cfg.match_lengths, radial=radial,
+                              target_vertices=target.vertices, wrist_angles=wrist).pose
+                   for target in plan.frames]
+        poses = matched if plan.keys is None else interpolate(template, matched, plan.keys,
+                                                               length)
+    radii = template.joint_radii * radial
+    all_joints = np.concatenate([p.world_joints() for p in poses])
+    cameras = make_rig(cfg.rig, rng, all_joints, np.tile(radii, len(poses)), cfg.views,
+                       cfg.size, cfg.camera)
+    width, height = rig_image_size(cfg.rig, cfg.size)
+    backgrounds = [ensure_contrast(_background(rng, width, height, background_files),
+                                   appearance.skin) for _ in cameras]
+    albedo = vertex_albedo(skin(template, poses[0]), appearance)
+    return UnitSetup(unit, side, poses, cameras, backgrounds, albedo, appearance, radii)
+
+
+def _background(rng: np.random.Generator, width: int, height: int,
+                files: tuple[str, ...]) -> np.ndarray:
+    """A procedural background, or a random crop of one of ``files`` (float RGB in [0, 1])."""
+    if not files:
+        return make_background(rng, width, height)
+    path = files[int(rng.integers(len(files)))]
+    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None:
+        raise GenerationError(f"background image '{path}' cannot be read")
+    h, w = image.shape[:2]
+    scale = rng.uniform(0.5, 1.0)
+    cw, ch = max(int(w * scale), 2), max(int(h * scale), 2)
+    x0, y0 = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+    crop = cv2.resize(image[y0:y0 + ch, x0:x0 + cw], (width, height),
+                      interpolation=cv2.INTER_AREA)
+    if rng.uniform() < 0.5:
+        crop = crop[:, ::-1]
+    return crop[..., ::-1].astype(np.float32) / 255.0
+
+
+def render_frames(setup: UnitSetup, seed: int, cfg: GenerationConfig,
+                  template: HandTemplate | None = None) -> Iterator[FrameRender]:
+    """Render every frame of a unit from every view (one frame in memory at a time)."""
+    template = template or hand_template()
+    for frame_id, pose in enumerate(setup.poses):
+        rng = _frame_rng(seed, setup.unit, frame_id)
+        mesh = skin(template, pose)
+        joints_world = pose.world_joints()
+        labels, renders = [], []
+        for view_id, camera in enumerate(setup.cameras):
+            render = render_view(mesh, setup.albedo, camera, setup.appearance,
+                                 setup.backgrounds[view_id], rng)
+            labels.append(view_label(view_id, camera, joints_world, setup.radii, render, cfg))
+            renders.append(render)
+        yield FrameRender(frame_id, pose, joints_world, labels, renders)
 
 
 def render_sample(sample_id: int, seed: int, cfg: GenerationConfig = GenerationConfig()
                   ) -> HandSample:
-    """Build, pose and render one hand from every view (pure: writes nothing)."""
-    rng = sample_rng(seed, sample_id)
-    shape = sample_shape(rng)
-    pose = sample_pose(rng, cfg.prior)
-    joints, mesh = build_hand(shape, pose.angles, pose.wrist)
-    hand_side = 'left' if rng.uniform() < cfg.left_fraction else 'right'
-    if hand_side == 'left':
-        joints, mesh = joints * np.array([-1.0, 1.0, 1.0]), mesh.mirrored_x()
-    appearance = sample_appearance(rng)
-    albedo = vertex_albedo(mesh, appearance)
-
-    centre = 0.5 * (joints.min(0) + joints.max(0))
-    to_world = -pose.root @ centre
-    joints_world = joints @ pose.root.T + to_world
-    mesh_world = mesh.transformed(pose.root, to_world)
-    radii = joint_radii(shape)
-    cameras = ring_cameras(rng, joints_world, radii, cfg.views, cfg.size, cfg.size, cfg.camera)
-
-    labels, renders = [], []
-    for view_id, camera in enumerate(cameras):
-        background = ensure_contrast(make_background(rng, cfg.size, cfg.size), appearance.skin)
-        render = render_view(mesh_world, albedo, camera, appearance, background, rng)
-        labels.append(view_label(view_id, camera, joints_world, radii, render, cfg))
-        renders.append(render)
-    return HandSample(sample_id, hand_side, joints_world, labels, renders)
+    """Build, pose and render one unit's first frame from every view (writes nothing)."""
+    cfg = replace(cfg, sequence_length=1)
+    setup = setup_unit(sample_id, seed, cfg)
+    frame = next(render_frames(setup, seed, cfg))
+    return HandSample(sample_id, setup.hand_side, frame.joints_world, frame.labels,
+                      frame.renders)
 
 
 def view_label(view_id: int, camera: Camera, joints_world: np.ndarray, radii: np.ndarray,
                render: RenderResult, cfg: GenerationConfig) -> ViewLabel:
     """Keypoints, visibility and box of one view, from the camera and the rendered depth."""
     keypoints_3d = camera.to_camera(joints_world)
-    keypoints = project_points(camera.K, keypoints_3d)
+    keypoints = camera.project(joints_world)
     visibility = joint_visibility(keypoints, keypoints_3d[:, 2], radii, render.depth,
                                   cfg.occlusion_tolerance)
     bbox, area = hand_box(render.part, keypoints[visibility > 0])
@@ -138,7 +276,8 @@ def joint_visibility(keypoints: np.ndarray, joint_depth: np.ndarray, radii: np.n
     """COCO ``v`` per joint: 0 outside the image, 1 if a surface lies well in front, else 2.
 
     A joint sits inside its finger, ``radius`` behind the skin that covers it; it counts as
-    occluded when the rendered surface at its pixel is more than ``radius + tolerance`` nearer.
+    occluded (self-occlusion included) when the rendered surface at its pixel is more than
+    ``radius + tolerance`` nearer.
     """
     height, width = depth.shape
     cols, rows = np.rint(keypoints[:, 0]).astype(int), np.rint(keypoints[:, 1]).astype(int)
@@ -176,35 +315,77 @@ def file_name(sample_id: int, view_id: int, ext: str) -> str:
     return f'{sample_id:06d}_v{view_id}{ext}'
 
 
-def write_sample(out_dir: str, split: str, sample: HandSample, cfg: GenerationConfig
-                 ) -> tuple[list[dict], list[dict]]:
-    """Write a sample's files; its ``images`` and ``annotations`` json records."""
-    images, annotations = [], []
-    for label, render in zip(sample.labels, sample.renders):
-        image_id = sample.sample_id * cfg.views + label.view_id
-        name = file_name(sample.sample_id, label.view_id, cfg.image_ext)
-        writer.save_rgb(osp.join(out_dir, 'images', split, name), render.rgb, cfg.jpeg_quality)
-        extra = {}
-        if cfg.save_depth:
-            png = file_name(sample.sample_id, label.view_id, '.png')
-            writer.save_png(osp.join(out_dir, 'depth', split, png),
-                            depth_to_uint16(render.depth))
-            writer.save_png(osp.join(out_dir, 'masks', split, png), render.mask)
-            extra = dict(depth_file=png, mask_file=png)
-        cam = label.camera
-        images.append(writer.image_record(image_id, name, cam.width, cam.height, cam.K, cam.R,
-                                          cam.t, label.view_id, sample.sample_id,
-                                          sample.hand_side, **extra))
-        annotations.append(writer.annotation_record(image_id, label.bbox_xywh, label.area,
-                                                    label.keypoints, label.visibility,
-                                                    label.keypoints_3d))
-    return images, annotations
+def write_unit(out_dir: str, split: str, setup: UnitSetup, frames: Iterable[FrameRender],
+               cfg: GenerationConfig) -> dict:
+    """Write a unit's files (COCO or MHP layout) and return its shard (json records)."""
+    images, annotations, paths = [], [], []
+    length = cfg.sequence_length
+    for frame in frames:
+        sample_id = setup.unit * length + frame.frame_id
+        if cfg.output_format == 'mhp':
+            mhp_writer.write_frame_labels(out_dir, setup.unit + 1, frame.frame_id,
+                                          frame.joints_world, setup.hand_side, setup.cameras)
+        for label, render in zip(frame.labels, frame.renders):
+            view_paths = _view_paths(cfg, split, setup.unit, frame.frame_id, sample_id,
+                                     label.view_id)
+            writer.save_rgb(osp.join(out_dir, view_paths['rgb']), render.rgb, cfg.jpeg_quality)
+            extra = dict(sequence_id=setup.unit, frame_id=frame.frame_id)
+            if cfg.save_depth:
+                writer.save_png(osp.join(out_dir, view_paths['depth']),
+                                depth_to_uint16(render.depth))
+                writer.save_png(osp.join(out_dir, view_paths['mask']), render.mask)
+                extra.update(depth_file=osp.basename(view_paths['depth']),
+                             mask_file=osp.basename(view_paths['mask']))
+            cam = label.camera
+            if cam.dist is not None:
+                extra['dist'] = np.asarray(cam.dist, dtype=np.float64).tolist()
+            image_id = sample_id * cfg.views + label.view_id
+            name = (osp.basename(view_paths['rgb']) if cfg.output_format == 'coco'
+                    else view_paths['rgb'])
+            images.append(writer.image_record(image_id, name, cam.width, cam.height, cam.K,
+                                              cam.R, cam.t, label.view_id, sample_id,
+                                              setup.hand_side, **extra))
+            annotations.append(writer.annotation_record(
+                image_id, label.bbox_xywh, label.area, label.keypoints, label.visibility,
+                label.keypoints_3d, frame.joints_world))
+            paths.append({k: view_paths[k] for k in ('rgb', 'depth', 'mask')
+                          if k == 'rgb' or cfg.save_depth})
+    if cfg.output_format == 'mhp':
+        for k, cam in enumerate(setup.cameras, 1):
+            mhp_writer.write_calibration(out_dir, setup.unit + 1, k, cam.R, cam.t)
+    return dict(unit=setup.unit, split=split, images=images, annotations=annotations,
+                paths=paths)
+
+
+def _view_paths(cfg: GenerationConfig, split: str, unit: int, frame: int, sample_id: int,
+                view: int) -> dict[str, str]:
+    if cfg.output_format == 'mhp':
+        paths = mhp_writer.frame_paths(unit + 1, frame, view + 1)
+        if cfg.image_ext != '.jpg':
+            paths['rgb'] = osp.splitext(paths['rgb'])[0] + cfg.image_ext
+        return paths
+    png = file_name(sample_id, view, '.png')
+    return dict(rgb=osp.join('images', split, file_name(sample_id, view, cfg.image_ext)),
+                depth=osp.join('depth', split, png), mask=osp.join('masks', split, png))
+
+
+def shard_path(out_dir: str, unit: int) -> str:
+    return osp.join(out_dir, SHARDS, f'{unit:07d}.json')
+
+
+def read_shard(out_dir: str, unit: int) -> dict | None:
+    """A finished unit's shard, or ``None`` when the unit has not finished."""
+    try:
+        with open(shard_path(out_dir, unit), encoding='utf-8') as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def split_samples(num: int, test_fraction: float, seed: int) -> np.ndarray:
-    """Boolean (num,) marking test samples: a seeded choice of ``round(num * fraction)``.
+    """Boolean (num,) marking test units: a seeded choice of ``round(num * fraction)``.
 
-    At least one sample goes to each split when ``0 < fraction < 1`` and ``num >= 2``.
+    At least one unit goes to each split when ``0 < fraction < 1`` and ``num >= 2``.
     """
     n_test = int(round(num * test_fraction))
     if 0 < test_fraction < 1 and num >= 2:
@@ -215,12 +396,14 @@ def split_samples(num: int, test_fraction: float, seed: int) -> np.ndarray:
     return is_test
 
 
-def _work(task: tuple) -> tuple[int, str, list[dict], list[dict]]:
-    """Worker entry point: render and write one sample."""
-    sample_id, split, seed, out_dir, cfg = task
-    sample = render_sample(sample_id, seed, cfg)
-    images, annotations = write_sample(out_dir, split, sample, cfg)
-    return sample_id, split, images, annotations
+# --------------------------------------------------------------------------- workers
+def _work(task: tuple) -> tuple[int, int]:
+    """Worker entry point: render and write one unit, then its shard (last, atomically)."""
+    unit, split, seed, out_dir, cfg, plan, background_files = task
+    setup = setup_unit(unit, seed, cfg, plan, background_files)
+    shard = write_unit(out_dir, split, setup, render_frames(setup, seed, cfg), cfg)
+    writer.write_json(shard_path(out_dir, unit), shard)
+    return unit, len(shard['images'])
 
 
 def _init_worker() -> None:
@@ -228,12 +411,13 @@ def _init_worker() -> None:
 
 
 def _run(tasks: list[tuple], workers: int) -> Iterator[tuple]:
-    if workers <= 1:
+    if workers <= 1 or len(tasks) <= 1:
         _init_worker()
         yield from map(_work, tasks)
         return
+    hand_template()   # built once here; forked workers inherit it
     with multiprocessing.get_context().Pool(workers, initializer=_init_worker) as pool:
-        yield from pool.imap_unordered(_work, tasks, chunksize=2)
+        yield from pool.imap_unordered(_work, tasks, chunksize=1)
 
 
 @dataclass
@@ -244,6 +428,7 @@ class GenerationSummary:
     ann_files: dict[str, str]
     num_images: dict[str, int]
     seconds: float
+    resumed_units: int = 0
 
     @property
     def images_per_second(self) -> float:
@@ -252,69 +437,150 @@ class GenerationSummary:
 
 def generate_dataset(out_dir: str, num: int, views: int = 4, seed: int = 0, size: int = 256,
                      workers: int = 1, test_fraction: float = 0.2,
-                     cfg: GenerationConfig | None = None, progress: bool = False
-                     ) -> GenerationSummary:
-    """Render ``num`` samples x ``views`` images into ``out_dir`` (layout: :mod:`writer`).
+                     cfg: GenerationConfig | None = None, progress: bool = False,
+                     source_args: dict | None = None,
+                     after_unit: Callable[[int], None] | None = None) -> GenerationSummary:
+    """Render ``num`` units x ``views`` views (x frames) into ``out_dir``, resuming if asked.
 
-    ``views`` and ``size`` override ``cfg``. The output depends only on the seed and the
-    config, not on ``workers``. ``progress`` shows a tqdm bar counted in images.
+    ``views`` and ``size`` override ``cfg``. The output depends only on the seed, the config and
+    the targets, not on ``workers``, nor on interruptions. ``progress`` shows a tqdm bar counted
+    in images; ``after_unit(unit)`` is called as each unit finishes (tests interrupt with it).
     """
-    if num < 1 or views < 1 or size < 16:
-        raise ValueError(f'need num >= 1, views >= 1 and size >= 16 (got {num}, {views}, {size})')
+    out_dir = str(out_dir)
+    if num < 1:
+        raise GenerationError(f'need num >= 1 (got {num})')
     if not 0.0 <= test_fraction <= 1.0:
-        raise ValueError(f'test_fraction must lie in [0, 1], got {test_fraction}')
+        raise GenerationError(f'test_fraction must lie in [0, 1], got {test_fraction}')
     cfg = replace(cfg or GenerationConfig(), views=views, size=size)
-    is_test = split_samples(num, test_fraction, seed)
-    tasks = [(i, 'test' if is_test[i] else 'train', seed, out_dir, cfg) for i in range(num)]
+    cfg.check()
+    source = load_pose_source(cfg.poses_from, source_args)
+    plans = (plan_units(source, num, cfg.sequence_length, seed) if source is not None
+             else [None] * num)
+    background_files = _background_files(cfg.backgrounds)
+    manifest = _manifest(cfg, seed, num, test_fraction, source, source_args, background_files)
+    _claim(out_dir, manifest)
+    writer.remove_partials(out_dir)
 
+    is_test = split_samples(num, test_fraction, seed)
+    done = {u for u in range(num) if osp.isfile(shard_path(out_dir, u))}
+    tasks = [(u, 'test' if is_test[u] else 'train', seed, out_dir, cfg, plans[u],
+              background_files) for u in range(num) if u not in done]
+    per_unit = views * cfg.sequence_length
     start = time.perf_counter()
-    records: dict[str, list[tuple]] = {'train': [], 'test': []}
-    for sample_id, split, images, annotations in _progress(_run(tasks, workers), num * views,
-                                                           views, progress):
-        records[split].append((sample_id, images, annotations))
+    for unit, _ in _progress(_run(tasks, workers), num * per_unit, len(done) * per_unit,
+                             per_unit, progress):
+        if after_unit is not None:
+            after_unit(unit)
+    shards = [read_shard(out_dir, u) for u in range(num)]
+    missing = [u for u, s in enumerate(shards) if s is None]
+    if missing:
+        raise GenerationError(f"'{out_dir}': units {missing[:5]} have no readable shard")
+    ann_files, counts = _merge(out_dir, shards, cfg, seed, num, is_test, test_fraction)
+    if cfg.gallery:
+        from poseforge.generation.gallery import write_gallery
+        write_gallery(out_dir, shards[:4], osp.join(out_dir, GALLERY))
+    return GenerationSummary(out_dir, ann_files, counts, time.perf_counter() - start,
+                             resumed_units=len(done))
+
+
+def _background_files(folder: str | None) -> tuple[str, ...]:
+    if folder is None:
+        return ()
+    files = tuple(sorted(osp.join(folder, n) for n in os.listdir(folder)
+                         if n.lower().endswith(_IMAGE_EXTS)))
+    if not files:
+        raise GenerationError(f"--backgrounds '{folder}' holds no images "
+                              f"({', '.join(_IMAGE_EXTS)})")
+    return files
+
+
+def _manifest(cfg: GenerationConfig, seed: int, num: int, test_fraction: float,
+              source: PoseSource | None, source_args: dict | None,
+              background_files: tuple[str, ...]) -> dict:
+    return dict(generator=__name__, format_version=FORMAT_VERSION, seed=int(seed), num=int(num),
+                test_fraction=float(test_fraction), config=cfg.to_dict(),
+                targets=None if source is None else dict(
+                    count=len(source.frames), fingerprint=source.fingerprint(),
+                    source_args=source_args or {}),
+                backgrounds=[osp.basename(f) for f in background_files])
+
+
+def _claim(out_dir: str, manifest: dict) -> None:
+    """Record the settings, or check that an existing run used the same ones."""
+    path = osp.join(out_dir, MANIFEST)
+    if osp.isfile(path):
+        with open(path, encoding='utf-8') as f:
+            previous = json.load(f)
+        wanted = json.loads(json.dumps(manifest))
+        if previous != wanted:
+            keys = sorted(k for k in set(previous) | set(wanted)
+                          if previous.get(k) != wanted.get(k))
+            raise GenerationError(
+                f"'{out_dir}' holds a dataset generated with other settings (differs in "
+                f"{', '.join(keys)}); use another --out or delete it")
+        return
+    writer.write_json(path, manifest)
+
+
+def _merge(out_dir: str, shards: list[dict], cfg: GenerationConfig, seed: int, num: int,
+           is_test: np.ndarray, test_fraction: float) -> tuple[dict, dict]:
+    """The split jsons from the shards (COCO format), and the images per split."""
     ann_files, counts = {}, {}
-    for split, items in records.items():
-        items.sort(key=lambda item: item[0])
-        images = [r for _, imgs, _ in items for r in imgs]
-        annotations = [r for _, _, anns in items for r in anns]
-        info = dataset_info(cfg, seed, num, split, int((is_test if split == 'test'
-                                                        else ~is_test).sum()), test_fraction)
+    for split in ('train', 'test'):
+        chosen = [s for s in shards if s['split'] == split]
+        images = [r for s in chosen for r in s['images']]
+        annotations = [r for s in chosen for r in s['annotations']]
+        counts[split] = len(images)
+        if cfg.output_format != 'coco':
+            continue
+        info = dataset_info(cfg, seed, num, split, len(chosen), test_fraction)
         path = osp.join(out_dir, 'annotations', f'{split}.json')
         ann_files[split] = writer.write_coco(path, images, annotations, info)
-        counts[split] = len(images)
-    return GenerationSummary(out_dir, ann_files, counts, time.perf_counter() - start)
+    return ann_files, counts
 
 
-def _progress(items: Iterable, total: int, views: int, show: bool) -> Iterator:
+def _progress(items: Iterable, total: int, initial: int, step: int, show: bool) -> Iterator:
     if not show:
         yield from items
         return
     from tqdm import tqdm
-    with tqdm(total=total, unit='img', desc='rendering') as bar:
+    with tqdm(total=total, initial=initial, unit='img', desc='rendering') as bar:
         for item in items:
             yield item
-            bar.update(views)
+            bar.update(step)
 
 
 def dataset_info(cfg: GenerationConfig, seed: int, num: int, split: str, num_split: int,
                  test_fraction: float) -> dict:
     """The json ``info`` block: generator, format version, seed and every setting."""
-    return dict(description='poseforge synthetic multi-view hands', generator=__name__,
-                format_version=FORMAT_VERSION, seed=int(seed), split=split,
-                num_samples_total=int(num), num_samples=num_split,
+    world = ('per sequence, hand-centred at its first key pose; y up' if cfg.poses_from ==
+             'random' else 'the target poses\' frame (spin-matched hands live in it)')
+    return dict(description='poseforge synthetic multi-view hands (MVHM spin match)',
+                generator=__name__, format_version=FORMAT_VERSION, seed=int(seed),
+                split=split, num_samples_total=int(num), num_samples=num_split,
                 test_fraction=float(test_fraction), config=cfg.to_dict(),
                 units='mm', keypoint_convention='pixel centres at integer coordinates',
-                file_name_root=f'images/{split}/', world_frame='per sample, hand-centred; y up')
+                file_name_root=f'images/{split}/', depth_root=f'depth/{split}/',
+                mask_root=f'masks/{split}/', world_frame=world)
 
 
 def benchmark(num: int = 20, views: int = 4, size: int = 256, seed: int = 0,
               cfg: GenerationConfig | None = None) -> float:
-    """Images per second of rendering plus JPEG encoding on this process (nothing written)."""
+    """Rendered views per second on this process: spin match, skinning, RGB + depth + mask
+    rendering and encoding (JPEG and two PNGs) to memory, nothing written."""
     cfg = replace(cfg or GenerationConfig(), views=views, size=size)
     _init_worker()
+    hand_template()
     start = time.perf_counter()
-    for i in range(num):
-        for render in render_sample(i, seed, cfg).renders:
-            cv2.imencode('.jpg', render.rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY,
-                                                         cfg.jpeg_quality])
-    return num * views / (time.perf_counter() - start)
+    count = 0
+    for unit in range(num):
+        setup = setup_unit(unit, seed, cfg)
+        for frame in render_frames(setup, seed, cfg):
+            for render in frame.renders:
+                cv2.imencode('.jpg', render.rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY,
+                                                             cfg.jpeg_quality])
+                cv2.imencode('.png', depth_to_uint16(render.depth),
+                             [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                cv2.imencode('.png', render.mask, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+                count += 1
+    return count / (time.perf_counter() - start)

@@ -165,7 +165,8 @@ def _loader_source(spec: str, kind: str, root: str, source_args: dict) -> PoseSo
     try:
         dataset = DATASETS.build(cfg)
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise PoseSourceError(f'--poses-from {spec}: {class_name} could not read it: {err}') from None
+        raise PoseSourceError(
+            f'--poses-from {spec}: {class_name} could not read it: {err}') from None
     frames, seen, skipped = [], set(), 0
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)

@@ -53,9 +53,9 @@ from poseforge.generation.hand_model import (NUM_FINGERS, NUM_JOINTS, PART_FINGE
 #: Grid spacing over the hand (mm): fingers (radius 5.5 to 12.5 mm) get 4-10 cells across.
 VOXEL_MM = 2.5
 #: Grid spacing at the far end of the forearm stub (mm); it grows linearly from the wrist.
-FOREARM_VOXEL_MM = 9.0
+FOREARM_VOXEL_MM = 10.0
 #: Length of the forearm stub in the template (mm): long enough to leave most images.
-FOREARM_LENGTH_MM = 160.0
+FOREARM_LENGTH_MM = 260.0
 #: Blend radius of the smooth union (mm).
 BLEND_MM = 3.0
 #: A part is evaluated within this distance of its bounding box (mm), else it reads FAR_MM.
@@ -311,7 +311,7 @@ def implicit_parts(shape: HandShape, joints: np.ndarray, bones: np.ndarray) -> I
 
 
 def _thenar_spheres(shape: HandShape, joints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Spheres along the thumb metacarpal to the index base (as ``hand_model.thenar_mesh``)."""
+    """Spheres along the thumb metacarpal to the index base (thenar eminence and thumb web)."""
     cmc, mcp = joints[1], joints[2]
     index_base = 0.72 * shape.roots[1] + np.array([-2.0, 0.0, 2.0])
     radial_palm = np.array([0.6 * shape.roots[1][0], 0.4 * shape.roots[1][1], 3.0])

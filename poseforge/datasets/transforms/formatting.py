@@ -21,7 +21,7 @@ from poseforge.registry import TRANSFORMS
 #: ``meta`` keys (design.md): always-present ones first, then per-dataset extras.
 DEFAULT_META_KEYS: tuple[str, ...] = (
     'img_path', 'id', 'img_id', 'bbox', 'bbox_score', 'keypoints', 'keypoints_visible',
-    'input_to_image', 'flip_indices', 'input_size',
+    'input_to_image', 'flip_indices', 'input_size', 'transformed_keypoints',
     'head_size', 'keypoints_3d', 'K', 'hand_side', 'view_id', 'sequence_id', 'frame_id',
     'area', 'iscrowd', 'num_keypoints', 'category_id')
 #: Target keys moved into ``data_samples`` as tensors when present (absent in test mode).

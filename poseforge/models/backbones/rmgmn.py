@@ -7,7 +7,9 @@ branches and the inference, and adds what R-MGMN describes (``docs/methods.md``)
   regresses the in-plane hand angle as a unit ``(cos, sin)``. The crop is rotated upright
   (:func:`rotate_maps`, ``affine_grid`` / ``grid_sample``) before both branches, and every map
   is rotated back to the crop's frame afterwards, so the losses and the decoding see ordinary
-  heatmaps. ``forward(x, angle=...)`` uses a given angle instead (teacher forcing, tests).
+  heatmaps. ``forward(x, angle=...)`` uses a given angle instead (tests, inference with a
+  known angle); ``teacher_forcing=True`` uses the ground truth's angle in training (read from
+  ``data_samples['heatmaps']``, which the estimator must then pass to the backbone).
   The angle used for the rotation is detached from the rotation net by default
   (``detach_angle``): the net learns from its own angle loss only, not through the resampling.
 * **Unary branch**: a :class:`~poseforge.models.backbones.CPM` producing the K keypoint maps
@@ -61,6 +63,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from poseforge.codecs.msra_heatmap import MSRAHeatmap
 from poseforge.models.backbones.cpm import (ARCH_SETTINGS, CPM, CPMArch, RefinementStage,
                                             TrunkLayer, build_trunk)
 from poseforge.models.graph.belief_propagation import tree_belief_propagation, tree_schedule
@@ -124,6 +127,18 @@ def hand_angle(keypoints: Tensor, joints: Sequence[int] = DEFAULT_ANGLE_JOINTS
     valid = torch.isfinite(length) & (length > 1e-6)
     cos_sin = torch.stack([-v[:, 1], v[:, 0]], dim=1) / length.clamp_min(1e-6)[:, None]
     return torch.where(valid[:, None], cos_sin, cos_sin.new_tensor([1.0, 0.0])), valid
+
+
+def keypoints_from_heatmaps(heatmaps: Tensor) -> Tensor:
+    """Sub-pixel centres ``(B, K, 2)`` (heatmap cells, x y) of Gaussian target heatmaps.
+
+    The codec's arg-max + Newton step on the log-map (no blur) recovers an unblurred
+    Gaussian's centre exactly; an all-zero map decodes to ``(-1, -1)``.
+    """
+    h, w = heatmaps.shape[-2:]
+    codec = MSRAHeatmap(input_size=(w, h), heatmap_size=(w, h), blur_kernel_size=0)
+    keypoints, _ = codec.batch_decode(heatmaps)
+    return keypoints
 
 
 # --------------------------------------------------------------------------- sub-networks
@@ -209,6 +224,9 @@ class RMGMN(nn.Module):
         angle_joints: the two joints whose direction defines the hand angle.
         detach_angle: rotate by the detached predicted angle (the rotation net learns only
             from its own loss).
+        teacher_forcing: in training, rotate by the true angle, measured on
+            ``data_samples['heatmaps']`` (the estimator must pass ``data_samples`` to the
+            backbone); samples without both angle joints fall back to the prediction.
         train_stage: ``'unary'``, ``'pairwise'``, ``'joint'`` or ``None`` (module docstring).
 
     Attributes:
@@ -222,7 +240,7 @@ class RMGMN(nn.Module):
                  kernel_size: int = 45, num_models: int = 3, use_rotation: bool = True,
                  rotation: dict | None = None,
                  angle_joints: Sequence[int] = DEFAULT_ANGLE_JOINTS, detach_angle: bool = True,
-                 train_stage: str | None = None) -> None:
+                 teacher_forcing: bool = False, train_stage: str | None = None) -> None:
         super().__init__()
         if kernel_size % 2 != 1 or kernel_size < 1:
             raise ValueError(f'RMGMN kernel_size must be a positive odd number, got '
@@ -241,6 +259,9 @@ class RMGMN(nn.Module):
         self.num_models = num_models
         self.angle_joints = tuple(angle_joints)
         self.detach_angle = detach_angle
+        self.teacher_forcing = teacher_forcing
+        if teacher_forcing and not use_rotation:
+            raise ValueError('RMGMN(teacher_forcing=True) needs use_rotation=True')
 
         self.unary = CPM(num_keypoints=num_keypoints, **unary)
         self.pairwise = PairwiseBranch(num_models * self.num_edges, num_keypoints, **pairwise)
@@ -314,7 +335,19 @@ class RMGMN(nn.Module):
         marginals = marginals.reshape(b, p, *marginals.shape[1:])
         return torch.einsum('bp,bpkhw->bkhw', mix_weights.to(marginals.dtype), marginals)
 
-    def _rotation(self, x: Tensor, angle: Tensor | None) -> tuple[Tensor | None, Tensor | None]:
+    def _true_angle(self, data_samples: dict | None, predicted: Tensor) -> Tensor:
+        """Teacher forcing: the ground truth's angle where defined, else the prediction."""
+        if not data_samples or data_samples.get('heatmaps') is None:
+            raise ValueError('RMGMN(teacher_forcing=True) trains on the true angle: the '
+                             "estimator must call backbone(inputs, data_samples=...) with "
+                             "'heatmaps'")
+        heatmaps = data_samples['heatmaps'].to(predicted.device)
+        true, valid = hand_angle(keypoints_from_heatmaps(heatmaps), self.angle_joints)
+        labelled = heatmaps[:, list(self.angle_joints)].amax(dim=(-2, -1)).gt(0).all(dim=1)
+        return torch.where((valid & labelled)[:, None], true, predicted.detach())
+
+    def _rotation(self, x: Tensor, angle: Tensor | None, data_samples: dict | None
+                  ) -> tuple[Tensor | None, Tensor | None]:
         """(predicted (cos, sin) or None, the (cos, sin) the crop is rotated by or None)."""
         if self.rotation_net is None:
             if angle is not None:
@@ -323,11 +356,14 @@ class RMGMN(nn.Module):
         predicted = self.rotation_net(x)
         if angle is not None:
             used = as_cos_sin(angle.to(x.device, torch.float32))
+        elif self.teacher_forcing and self.training:
+            used = self._true_angle(data_samples, predicted)
         else:
             used = predicted.detach() if self.detach_angle else predicted
         return predicted, used
 
-    def forward(self, x: Tensor, angle: Tensor | None = None) -> dict:
+    def forward(self, x: Tensor, angle: Tensor | None = None,
+                data_samples: dict | None = None) -> dict:
         """``(B, C, H, W)`` crop -> dict of outputs, every map in the crop's frame:
 
         * ``heatmaps``: the unary branch's maps per stage, ``(B, K, h, w)`` each;
@@ -341,8 +377,9 @@ class RMGMN(nn.Module):
         Args:
             angle: use this angle (``(B,)`` radians or ``(B, 2)`` ``(cos, sin)``) instead of the
                 rotation net's prediction (which is still returned).
+            data_samples: the batch's targets, read only for ``teacher_forcing`` in training.
         """
-        predicted, used = self._rotation(x, angle)
+        predicted, used = self._rotation(x, angle, data_samples)
         upright = x if used is None else rotate_maps(x, used)
         unary_stages = self.unary(upright)
         marginals, mix_weights, kernels = None, None, []

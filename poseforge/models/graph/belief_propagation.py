@@ -53,7 +53,7 @@ from torch import Tensor
 PROB_FLOOR = 1e-30
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TreeSchedule:
     """A tree's directed edges and the order BP computes their messages in.
 

@@ -1,4 +1,5 @@
 """Heads (registered in ``MODELS``)."""
 from poseforge.models.heads.multi_stage_heatmap_head import MultiStageHeatmapHead
+from poseforge.models.heads.nsrm_head import NSRMHead
 
-__all__ = ['MultiStageHeatmapHead']
+__all__ = ['MultiStageHeatmapHead', 'NSRMHead']

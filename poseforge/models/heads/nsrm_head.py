@@ -21,12 +21,13 @@ multiplied by ``limb_weight_scale``, which :class:`~poseforge.engine.limb_weight
 LimbWeightDecayHook` lowers x0.1 every 20 epochs (the original's ``weight_decay``).
 
 Where the limb targets come from: the masks need the keypoints in heatmap cells, which the data
-pipeline does not put in the targets. Two exact sources, the first available is used:
+pipeline does not put in the targets. Two sources, the first available is used:
 
-1. ``data_samples['meta'][i]['transformed_keypoints']`` (input px; add the key to
-   ``PackPoseInputs(meta_keys=...)``) scaled by ``heatmap_size / meta['input_size']``, with
-   ``meta['keypoints_visible']``; used when the estimator passes ``data_samples`` to
-   :meth:`NSRMHead.loss`. Exact everywhere, also for joints outside the crop.
+1. ``data_samples['meta'][i]['transformed_keypoints']`` (input px; packed when
+   ``PackPoseInputs(meta_keys=...)`` has the key) scaled by ``heatmap_size /
+   meta['input_size']``, with ``meta['keypoints_visible']``. ``TopdownPoseEstimator`` passes
+   the batch because :meth:`NSRMHead.loss` takes ``data_samples``. Exact everywhere, also for
+   joints outside the crop.
 2. Otherwise the keypoint target heatmaps are decoded (:class:`MSRAHeatmap`'s arg-max + Newton
    step on the log-heatmap, which is exact for the codec's untruncated Gaussians: float
    precision for any centre within one cell of the grid), with ``keypoint_weights > 0`` as

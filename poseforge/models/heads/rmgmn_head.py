@@ -29,9 +29,8 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from poseforge.codecs.msra_heatmap import MSRAHeatmap
 from poseforge.models.backbones.rmgmn import (DEFAULT_ANGLE_JOINTS, hand_angle,
-                                              rotation_matrices)
+                                              keypoints_from_heatmaps, rotation_matrices)
 from poseforge.models.graph.belief_propagation import directed_edges
 from poseforge.models.heads.multi_stage_heatmap_head import MultiStageHeatmapHead
 from poseforge.models.utils import heatmap_pck_accuracy
@@ -39,14 +38,6 @@ from poseforge.registry import MODELS
 from poseforge.skeletons import get_skeleton
 
 _PREDICT_FROM = ('auto', 'marginals', 'unary')
-
-
-def keypoints_from_heatmaps(heatmaps: Tensor) -> Tensor:
-    """Sub-pixel centres ``(B, K, 2)`` (heatmap cells, x y) of Gaussian target heatmaps."""
-    h, w = heatmaps.shape[-2:]
-    codec = MSRAHeatmap(input_size=(w, h), heatmap_size=(w, h), blur_kernel_size=0)
-    keypoints, _ = codec.batch_decode(heatmaps)
-    return keypoints
 
 
 def kernel_targets(keypoints: Tensor, edges: Sequence[tuple[int, int]], kernel_size: int,
