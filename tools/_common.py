@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # Tools run from a clone without installation too.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT_DIR = str(Path(__file__).resolve().parents[1])
+sys.path.insert(0, ROOT_DIR)
 
 from mmengine.config import DictAction  # noqa: E402
 

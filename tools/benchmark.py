@@ -151,6 +151,8 @@ def bench_infer(cfg, iters: int, batch_size: int, device: str, amp: bool,
 def bench_generate(num: int, size: int, views: int) -> dict:
     """Rendered images per second on one process (one core)."""
     from poseforge.generation.synth_hands import generate_dataset
+    from poseforge.generation.template import hand_template
+    hand_template()  # the one-off template build is not part of the per-image cost
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         generate_dataset(out, num=num, views=views, seed=0, size=size, workers=1)

@@ -15,11 +15,14 @@ bbox_score         float            1.0 for ground-truth boxes, the detector's s
 keypoints          float32 (K, 2)   ``x, y`` in image pixels, in the skeleton's order
 keypoints_visible  float32 (K,)     1 where the keypoint is labelled (COCO v>0), else 0
 keypoints_3d       float32 (K, 3)   optional: millimetres, camera frame
+keypoints_3d_world float32 (K, 3)   optional: millimetres, world frame
 K                  float32 (3, 3)   optional: camera intrinsics (``dist`` for distortion)
 R, t               float32          optional: world -> camera rotation (3, 3), translation (3,)
 head_size          float            optional: PCKh normaliser (MPII, CMU Panoptic)
 hand_side          str              optional: ``'left'`` / ``'right'``
 view_id, sequence_id, frame_id      optional: multi-view and temporal ids
+depth_path         str              optional: the view's depth map (16-bit PNG, mm)
+mask_path          str              optional: the view's hand mask
 ================== ================ =========================================================
 
 ``get_data_info`` adds ``flip_indices`` (from the skeleton) and ``sample_idx`` so the pipeline

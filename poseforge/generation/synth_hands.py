@@ -113,6 +113,8 @@ class GenerationConfig:
                                   f"{', '.join(FORMATS)}")
         if self.sequence_length < 1 or self.views < 1 or self.size < 16:
             raise GenerationError('need sequence_length >= 1, views >= 1 and size >= 16')
+        if self.output_format == 'mhp' and self.image_ext != '.jpg':
+            raise GenerationError("MHP's layout stores JPEG webcam frames; drop --png")
         if self.backgrounds is not None and not osp.isdir(self.backgrounds):
             raise GenerationError(f"--backgrounds '{self.backgrounds}' is not a folder")
 
@@ -360,10 +362,7 @@ def write_unit(out_dir: str, split: str, setup: UnitSetup, frames: Iterable[Fram
 def _view_paths(cfg: GenerationConfig, split: str, unit: int, frame: int, sample_id: int,
                 view: int) -> dict[str, str]:
     if cfg.output_format == 'mhp':
-        paths = mhp_writer.frame_paths(unit + 1, frame, view + 1)
-        if cfg.image_ext != '.jpg':
-            paths['rgb'] = osp.splitext(paths['rgb'])[0] + cfg.image_ext
-        return paths
+        return mhp_writer.frame_paths(unit + 1, frame, view + 1)
     png = file_name(sample_id, view, '.png')
     return dict(rgb=osp.join('images', split, file_name(sample_id, view, cfg.image_ext)),
                 depth=osp.join('depth', split, png), mask=osp.join('masks', split, png))

@@ -38,10 +38,15 @@ Inference follows AGMN: the last unary stage clamped at 0 and the last pairwise 
 clamped at 0 are the potentials (module docstring of ``belief_propagation`` for the kernel
 convention; kernels are regressed per directed edge, independently, as in AGMN).
 
-Maps are rotated about their centre cell (``align_corners=False``): the image about pixel
-``((W-1)/2, (H-1)/2)`` and the stride-s maps about cell ``((w-1)/2, (h-1)/2)``, which is where
-the network's receptive fields put the image centre (cell ``i`` covers pixels ``s*i .. s*i +
-s - 1``).
+The crop is rotated about its middle pixel ``((W-1)/2, (H-1)/2)``, the maps back about the
+same point in heatmap coordinates *as the codec defines them* (:func:`heatmap_centre`: input
+pixel ``p`` is heatmap point ``p * w / W``), not about the maps' own middle cell: the targets
+then turn exactly as the image does, and the fixed offset the network learns between its
+receptive fields and the codec's grid (``(s-1)/2`` input pixels) does not change with the
+angle. (Rotating about the middle cell would ask the upright network for an angle-dependent
+shift of up to ``1.2`` cells at stride 8, which it cannot know.) Consequence: under the codec,
+``torch.rot90`` of the crop is *not* ``torch.rot90`` of its heatmaps, but a quarter turn about
+:func:`heatmap_centre` (``rot90`` plus a ``1 - 1/s`` cell shift along one axis).
 
 Staged training (AGMN: unary 100 epochs, pairwise 100 epochs with the unary branch frozen,
 joint fine-tune 10 epochs at a tenth of the LR) is ``train_stage``:
@@ -93,13 +98,16 @@ def rotation_matrices(cos_sin: Tensor) -> Tensor:
     return torch.stack([torch.stack([c, -s], dim=1), torch.stack([s, c], dim=1)], dim=1)
 
 
-def rotate_maps(maps: Tensor, cos_sin: Tensor, inverse: bool = False) -> Tensor:
-    """Resample ``(B, C, H, W)`` maps so that ``out(p) = maps(R p)``, ``p`` about the centre.
+def rotate_maps(maps: Tensor, cos_sin: Tensor, inverse: bool = False,
+                centre: Sequence[float] | None = None) -> Tensor:
+    """Resample ``(B, C, H, W)`` maps so that ``out(c + p) = maps(c + R p)``.
 
     With ``R = R(angle)`` of the hand this turns the hand upright; ``inverse=True`` samples at
-    ``R^T p`` and undoes it. Bilinear, zeros outside (``grid_sample``, ``align_corners=False``);
-    non-square maps are handled in pixel units, so the rotation is a true rotation on screen.
-    Half-precision maps are resampled (and returned) in float32.
+    ``c + R^T p`` and undoes it. ``centre`` ``c`` is ``(x, y)`` in the maps' pixels (pixel
+    ``i`` at coordinate ``i``); default: the middle, ``((W - 1) / 2, (H - 1) / 2)``. Bilinear,
+    zeros outside (``grid_sample``, ``align_corners=False``); non-square maps are handled in
+    pixel units, so the rotation is a true rotation on screen. Half-precision maps are
+    resampled (and returned) in float32.
     """
     if maps.dtype in (torch.float16, torch.bfloat16):  # sampling positions need float32
         maps = maps.float()
@@ -107,12 +115,30 @@ def rotate_maps(maps: Tensor, cos_sin: Tensor, inverse: bool = False) -> Tensor:
     rot = rotation_matrices(cos_sin.to(maps.dtype))
     if inverse:
         rot = rot.transpose(1, 2)
-    # pixel offsets from the centre are normalised coordinates times (w/2, h/2)
+    # pixel = scale * normalised + middle (align_corners=False), so in normalised coordinates
+    # the map is  n -> S^-1 R S n + S^-1 (I - R)(c - middle)
     scale = maps.new_tensor([w / 2.0, h / 2.0])
     affine = rot * scale[None, None, :] / scale[None, :, None]
-    theta = torch.cat([affine, maps.new_zeros(b, 2, 1)], dim=2)
+    middle = maps.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0])
+    shift = (maps.new_zeros(2) if centre is None else maps.new_tensor(list(centre)) - middle)
+    eye = torch.eye(2, dtype=maps.dtype, device=maps.device)
+    translation = torch.einsum('bij,j->bi', eye - rot, shift) / scale
+    theta = torch.cat([affine, translation[:, :, None]], dim=2)
     grid = F.affine_grid(theta, [b, maps.shape[1], h, w], align_corners=False)
     return F.grid_sample(maps, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+
+
+def heatmap_centre(input_size: Sequence[int], heatmap_size: Sequence[int]) -> tuple[float, float]:
+    """Where the input's centre pixel lies on the heatmap, in the codec's convention.
+
+    :class:`~poseforge.codecs.MSRAHeatmap` puts input pixel ``p`` at heatmap coordinate
+    ``p * heatmap_size / input_size``; rotating the maps about this point (not about their own
+    middle, which is ``(1 - 1/stride) / 2`` cells away) is what turns heatmap targets exactly as
+    the image turns, so the offset the network learns between its receptive fields and the
+    codec's grid stays the same at every angle.
+    """
+    (in_w, in_h), (hm_w, hm_h) = input_size, heatmap_size
+    return (in_w - 1) / 2.0 * hm_w / in_w, (in_h - 1) / 2.0 * hm_h / in_h
 
 
 def hand_angle(keypoints: Tensor, joints: Sequence[int] = DEFAULT_ANGLE_JOINTS
@@ -390,7 +416,10 @@ class RMGMN(nn.Module):
             marginals = self.mixed_marginals(unary_stages[-1], kernels[-1], mix_weights)
 
         def to_crop(maps: Tensor) -> Tensor:
-            return maps if used is None else rotate_maps(maps, used, inverse=True)
+            if used is None:
+                return maps
+            centre = heatmap_centre(x.shape[-1:-3:-1], maps.shape[-1:-3:-1])
+            return rotate_maps(maps, used, inverse=True, centre=centre)
 
         return dict(heatmaps=[to_crop(m) for m in unary_stages],
                     marginals=None if marginals is None else to_crop(marginals),

@@ -1,0 +1,172 @@
+#!/usr/bin/env python
+"""Train several models with the same budget and seed, and compare them side by side.
+
+    python tools/compare.py [--configs CFG ...] [--data-root DIR] [--epochs N]
+                            [--work-dir work_dirs/compare] [--out docs/compare.md]
+                            [--cfg-options k=v ...]
+
+Defaults: CPM, NSRM (LPM, G1&6), SIA-GCN and R-MGMN, all on the quick start's light trunk and
+generated hands (made with the quick start's command when ``--data-root`` is missing). Each
+model trains with tools/train.py, is evaluated with tools/eval.py on the test split, and is
+measured with tools/benchmark.py; the result is a markdown table (PCK@0.2, AUC, EPE,
+parameters, train samples/s, inference ms/image) and a PCK-vs-threshold plot beside it. On real
+data pass dataset configs (e.g. configs/cpm/cpm_vgg19_onehand10k-368.py and the NSRM ones).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import ROOT_DIR
+
+import numpy as np
+
+DEFAULT_CONFIGS = [
+    'configs/quickstart/cpm-light_synth-hands-128.py',
+    'configs/nsrm/nsrm_lpm-g1and6_synth-hands-128.py',
+    'configs/sia_gcn/sia-gcn_light_synth-hands-128.py',
+    'configs/rmgmn/rmgmn_light_synth-hands-128_joint.py',
+]
+THRESHOLDS = np.linspace(0.0, 0.3, 31)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS)
+    parser.add_argument('--data-root', default='data/synth_hands',
+                        help='dataset root given to every config (empty: keep the configs\')')
+    parser.add_argument('--epochs', type=int, default=None, help='same budget for every model')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--work-dir', default='work_dirs/compare')
+    parser.add_argument('--out', default=None, help='markdown table (default: in --work-dir)')
+    parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE')
+    return parser.parse_args(argv)
+
+
+def run(args: list[str]) -> str:
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT_DIR, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def common_options(args: argparse.Namespace) -> list[str]:
+    opts = [f'randomness.seed={args.seed}', *args.cfg_options]
+    if args.data_root:
+        opts += [f'{s}_dataloader.dataset.data_root={args.data_root}'
+                 for s in ('train', 'val', 'test')]
+    if args.epochs:
+        opts += [f'train_cfg.max_epochs={args.epochs}', f'train_cfg.val_interval={args.epochs}']
+    return opts
+
+
+def ensure_data(data_root: str) -> None:
+    if data_root and not osp.isfile(osp.join(ROOT_DIR, data_root, 'annotations', 'test.json')):
+        run(['tools/generate_dataset.py', '--out', data_root, '--num', '2000', '--views', '2',
+             '--seed', '0', '--size', '256'])
+
+
+def parameter_count(config: str) -> int:
+    from mmengine.registry import init_default_scope
+
+    from poseforge.registry import MODELS
+    from poseforge.utils.config import load_config
+    init_default_scope('poseforge')
+    model = MODELS.build(load_config(osp.join(ROOT_DIR, config)).model)
+    return sum(p.numel() for p in model.parameters())
+
+
+def pck_vs_threshold(dump_file: str) -> np.ndarray:
+    """PCK (box-normalised, strict <) at each of :data:`THRESHOLDS` from a predictions dump."""
+    from poseforge.evaluation.functional import pck_curve
+    records = json.loads(Path(dump_file).read_text())
+    pred = np.array([r['pred_keypoints'] for r in records], np.float32)
+    gt = np.array([r['keypoints'] for r in records], np.float32)
+    mask = np.array([r['keypoints_visible'] for r in records]) > 0
+    boxes = np.array([r['bbox'] for r in records], np.float32)
+    side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    return pck_curve(pred, gt, mask, np.stack([side, side], 1), THRESHOLDS)[1]
+
+
+def evaluate_one(config: str, args: argparse.Namespace) -> dict:
+    name = Path(config).stem
+    work = osp.join(args.work_dir, name)
+    opts = common_options(args)
+    run(['tools/train.py', config, '--work-dir', work, '--resume', '--cfg-options', *opts])
+    ckpt = Path(ROOT_DIR, work, 'last_checkpoint').read_text().strip()
+    metrics_file, dump = osp.join(work, 'metrics.json'), osp.join(work, 'predictions.json')
+    run(['tools/eval.py', config, ckpt, '--work-dir', work, '--out', metrics_file, '--dump',
+         dump, '--cfg-options', *opts])
+    metrics = json.loads(Path(ROOT_DIR, metrics_file).read_text())
+    bench_opts = [o for o in opts if o.startswith(('train_dataloader', 'val_', 'test_'))]
+    train = json.loads(run(['tools/benchmark.py', 'train', config, '--batch-size', '32',
+                            '--iters', '5', '--threads', '2', '--cfg-options',
+                            *bench_opts]).strip().splitlines()[-1])
+    infer = json.loads(run(['tools/benchmark.py', 'infer', config, '--batch-size', '1',
+                            '--iters', '30', '--threads', '2', '--cfg-options',
+                            *bench_opts]).strip().splitlines()[-1])
+    return dict(name=name, config=config, metrics=metrics,
+                params=parameter_count(config),
+                train_samples_per_s=train['samples_per_s'], infer_ms=infer['ms_per_image'],
+                pck_curve=pck_vs_threshold(osp.join(ROOT_DIR, dump)).tolist())
+
+
+def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
+    budget = f'{args.epochs} epochs' if args.epochs else "each config's own schedule"
+    lines = [f'Same seed ({args.seed}) and budget ({budget}) for every model; data: '
+             f'`{args.data_root or "the configs"}`. Train samples/s: batch 32, 2 threads; '
+             'inference: batch 1, 2 threads.', '',
+             '| model | PCK@0.2 | AUC | EPE (px) | parameters | train samples/s | '
+             'inference ms/image |', '|---|---:|---:|---:|---:|---:|---:|']
+    for r in rows:
+        m = r['metrics']
+        lines.append(f"| {r['name']} | {m.get('PCK@0.2', float('nan')):.4f} | "
+                     f"{m.get('AUC', float('nan')):.4f} | {m.get('EPE', float('nan')):.2f} | "
+                     f"{r['params']:,} | {r['train_samples_per_s']:.1f} | "
+                     f"{r['infer_ms']:.2f} |")
+    Path(path).write_text('\n'.join(lines) + '\n')
+    return path
+
+
+def plot_curves(rows: list[dict], path: str) -> str:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in rows:
+        ax.plot(THRESHOLDS, r['pck_curve'], label=r['name'])
+    ax.set(xlabel='threshold (fraction of the box side)', ylabel='PCK',
+           title='PCK vs threshold (test split)', ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> list[dict]:
+    args = parse_args(argv)
+    ensure_data(args.data_root)
+    rows = []
+    for config in args.configs:
+        print(f'training and evaluating {config} ...', flush=True)
+        rows.append(evaluate_one(config, args))
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != 'pck_curve'}), flush=True)
+    os.makedirs(osp.join(ROOT_DIR, args.work_dir), exist_ok=True)
+    table = write_table(rows, args, args.out or osp.join(ROOT_DIR, args.work_dir, 'compare.md'))
+    plot = plot_curves(rows, osp.splitext(table)[0] + '_pck.png')
+    Path(osp.join(ROOT_DIR, args.work_dir, 'compare.json')).write_text(json.dumps(rows, indent=1))
+    print(Path(table).read_text())
+    print(f'table: {table}\nplot: {plot}')
+    return rows
+
+
+if __name__ == '__main__':
+    main()
