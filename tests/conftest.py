@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny generated hand dataset and small configs built on it."""
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,6 +9,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / 'shared' / 'fixtures'
 sys.path.insert(0, str(ROOT / 'tools'))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread per test process: the suite runs on 2 shared cores, where two
+    threads per process oversubscribe them (and tests assert behaviour, never speed)."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope='session')

@@ -11,6 +11,7 @@ from poseforge.models.graph.belief_propagation import (reverse_edge_index, spati
 from poseforge.skeletons import HAND21
 
 
+
 def pairwise_table(kernel: np.ndarray, h: int, w: int) -> np.ndarray:
     """``psi[x_s, x_r] = K[x_r - x_s + c]`` over flattened grid cells (0 outside the kernel).
 

@@ -5,6 +5,7 @@ import random
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from mmengine import Config
 from mmengine.registry import DefaultScope
@@ -19,6 +20,7 @@ from poseforge.registry import DATASETS, MODELS
 ROOT = Path(__file__).resolve().parents[1]
 LIGHT_CONFIG = ROOT / 'configs' / 'sia_gcn' / 'sia-gcn_light_synth-hands-128.py'
 VGG19_CONFIG = ROOT / 'configs' / 'sia_gcn' / 'sia-gcn_vgg19_368.py'
+
 
 
 def training_batch(config: Path, data_root: Path, num: int = 4) -> tuple[Config, dict]:

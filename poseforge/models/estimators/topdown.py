@@ -68,6 +68,10 @@ class TopdownPoseEstimator(BaseModel):
         self.head = _build(head)
         self.test_cfg = dict(flip_test=False) if test_cfg is None else dict(test_cfg)
         self._head_wants_samples = 'data_samples' in inspect.signature(self.head.loss).parameters
+        # Backbones that can be teacher-forced (R-MGMN's true hand angle) see the batch in
+        # loss mode only: prediction never sees the ground truth.
+        self._backbone_wants_samples = ('data_samples' in
+                                        inspect.signature(self.backbone.forward).parameters)
 
     def forward(self, inputs: Tensor, data_samples: Mapping | None = None,
                 mode: str = 'tensor') -> Any:
@@ -76,7 +80,9 @@ class TopdownPoseEstimator(BaseModel):
                 raise ValueError("mode='loss' needs data_samples with 'heatmaps' and "
                                  "'keypoint_weights'")
             extra = dict(data_samples=data_samples) if self._head_wants_samples else {}
-            return self.head.loss(self.backbone(inputs), data_samples['heatmaps'],
+            feats = (self.backbone(inputs, data_samples=data_samples)
+                     if self._backbone_wants_samples else self.backbone(inputs))
+            return self.head.loss(feats, data_samples['heatmaps'],
                                   data_samples.get('keypoint_weights'), **extra)
         if mode == 'predict':
             return self.predict(inputs, data_samples)
