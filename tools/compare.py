@@ -57,7 +57,8 @@ def run(args: list[str]) -> str:
 
 
 def common_options(args: argparse.Namespace) -> list[str]:
-    opts = [f'randomness.seed={args.seed}', *args.cfg_options]
+    # Every model from scratch (R-MGMN's staged configs otherwise load the previous stage).
+    opts = [f'randomness.seed={args.seed}', 'load_from=None', *args.cfg_options]
     if args.data_root:
         opts += [f'{s}_dataloader.dataset.data_root={args.data_root}'
                  for s in ('train', 'val', 'test')]
