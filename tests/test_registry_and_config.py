@@ -78,3 +78,20 @@ def test_skeletons_are_consistent():
     assert len(COCO17.sigmas) == 17
     with pytest.raises(KeyError, match='hand21'):
         get_skeleton('hand22')
+
+
+def test_train_tool_flags_reach_the_config(tmp_path):
+    import train as train_tool
+    from conftest import QUICKSTART_CONFIG
+    args = train_tool.parse_args([QUICKSTART_CONFIG, '--work-dir', str(tmp_path), '--amp',
+                                  '--compile', '--resume', '--cfg-options',
+                                  'train_cfg.max_epochs=3'])
+    cfg = train_tool.build_cfg(args)
+    assert cfg.optim_wrapper.type == 'BF16AutocastOptimWrapper'
+    assert cfg.compile is True and cfg.resume is True and cfg.load_from is None
+    assert cfg.train_cfg.max_epochs == 3 and cfg.work_dir == str(tmp_path)
+    assert cfg.launcher == 'none'
+    explicit = train_tool.build_cfg(train_tool.parse_args(
+        [QUICKSTART_CONFIG, '--resume', 'some/epoch_3.pth']))
+    assert explicit.resume is True and explicit.load_from == 'some/epoch_3.pth'
+    assert explicit.work_dir == 'work_dirs/cpm-light_synth-hands-128'

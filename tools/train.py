@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train a model from a config.
 
-    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--compile]
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N tools/train.py CONFIG --launcher pytorch``
@@ -27,6 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='resume from CKPT, or from the work dir\'s last checkpoint')
     parser.add_argument('--amp', action='store_true',
                         help='bfloat16 autocast (CPU with bf16 support, or GPU)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the training step (mmengine cfg.compile)')
     add_cfg_options(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
@@ -39,6 +41,8 @@ def build_cfg(args: argparse.Namespace):
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     if args.amp:
         cfg.optim_wrapper.type = 'BF16AutocastOptimWrapper'
+    if args.compile:
+        cfg.compile = True
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume:

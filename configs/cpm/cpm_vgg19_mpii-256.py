@@ -1,34 +1,17 @@
 # CPM (VGG19 trunk, six stages) on MPII: 256x256 crops -> 32x32 heatmaps (stride 8), sigma 2
-# (mmpose's CPM heatmap width); flip test on. mmpose's 210-epoch Adam 5e-4 schedule.
+# (mmpose's CPM heatmap width); flip test on (flip_indices from the mpii16 skeleton via each
+# sample's meta). mmpose's 210-epoch Adam 5e-4 schedule with warm-up.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+          '../_base_/models/cpm_vgg19_368.py',
           '../_base_/datasets/mpii.py']
+from poseforge.datasets.transforms.presets import topdown_pipelines
 
 codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(32, 32), sigma=2.0)
-
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor'),
-    backbone=dict(type='CPM', arch='vgg19', num_keypoints=16, num_stages=6),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'), decoder=codec),
-    # flip_indices come from each sample's meta (the mpii16 skeleton's left/right pairs).
-    test_cfg=dict(flip_test=True),
-)
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.25),
-    dict(type='RandomFlip', prob=0.5),  # swaps left/right joints by the skeleton's flip pairs
-    dict(type='RandomBBoxTransform', shift_prob=0.0),  # as mmpose's MPII configs
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.25),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
+model = dict(backbone=dict(num_keypoints=16), head=dict(decoder=codec),
+             test_cfg=dict(flip_test=True))
+# No photometric augmentation and no box shift, as mmpose's MPII configs.
+train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, photometric=False,
+                                                  shift_prob=0.0)
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

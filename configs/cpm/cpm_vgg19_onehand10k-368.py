@@ -1,38 +1,15 @@
-# CPM (NSRM authors' hand variant: VGG19 trunk, six 7x7 stages) on OneHand10K, 368 -> 46: the
-# NSRM paper's setting, which crops a square of 2.2x the tight keypoint box around the hand.
-# poseforge crops `crop_padding` x the dataset box (TopdownAffine squares it on the longer
-# side). The CSV box is 1.2x the tight keypoint box, so 2.2 / 1.2 gives NSRM's crop exactly;
-# mmpose's json boxes (hand-mask rectangles, 1.1-1.45x the keypoint box) give about the same.
+# CPM on OneHand10K, 368 -> 46: the NSRM paper's setting, which crops a square of 2.2x the tight
+# keypoint box. poseforge crops `crop_padding` x the dataset box (squared on its longer side);
+# the CSV box is 1.2x the tight keypoint box, so 2.2 / 1.2 gives NSRM's crop exactly, and
+# mmpose's json boxes (hand-mask rectangles, 1.1-1.45x the keypoint box) about the same.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+          '../_base_/models/cpm_vgg19_368.py',
           '../_base_/datasets/onehand10k.py']
+from poseforge.datasets.transforms.presets import topdown_pipelines
 
 crop_padding = 2.2 / 1.2
-codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
-
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor'),
-    backbone=dict(type='CPM', arch='vgg19', num_keypoints=21, num_stages=6),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'), decoder=codec),
-    test_cfg=dict(flip_test=False),
-)
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=crop_padding),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomBBoxTransform', rotate_factor=60.0),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PhotometricAug'),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=crop_padding),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
+train_pipeline, test_pipeline = topdown_pipelines(_base_.codec, padding=crop_padding,
+                                                  rotate_factor=60.0)
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -1,38 +1,14 @@
-# CPM (NSRM authors' hand variant: VGG19 trunk, six 7x7 stages) on RHD, 368 -> 46: the
-# NSRM paper's setting, which crops a square of 2.2x the tight keypoint box around the hand.
-# poseforge crops `crop_padding` x the dataset box (TopdownAffine squares it on the longer
-# side). RHD's boxes (mmpose's json, and the pickle reader's rule) are exactly 1.2x the
-# tight box of the visible keypoints, so 2.2 / 1.2 gives NSRM's crop.
+# CPM on RHD, 368 -> 46: the NSRM paper's setting (a square crop of 2.2x the tight keypoint
+# box). RHD's boxes (mmpose's json, and the pickle reader's rule) are exactly 1.2x the tight box
+# of the visible keypoints, so 2.2 / 1.2 gives NSRM's crop.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+          '../_base_/models/cpm_vgg19_368.py',
           '../_base_/datasets/rhd.py']
+from poseforge.datasets.transforms.presets import topdown_pipelines
 
 crop_padding = 2.2 / 1.2
-codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
-
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor'),
-    backbone=dict(type='CPM', arch='vgg19', num_keypoints=21, num_stages=6),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'), decoder=codec),
-    test_cfg=dict(flip_test=False),
-)
-
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=crop_padding),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomBBoxTransform', rotate_factor=60.0),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PhotometricAug'),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=crop_padding),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
+train_pipeline, test_pipeline = topdown_pipelines(_base_.codec, padding=crop_padding,
+                                                  rotate_factor=60.0)
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -9,6 +9,7 @@
 # It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
 # photometric) so that the comparison with CPM isolates the structure regularisation.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py']
+from poseforge.datasets.transforms.presets import topdown_pipelines
 
 
 codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
@@ -29,34 +30,15 @@ model = dict(
 # (packed by default; the estimator hands the head the batch).
 
 
-def _pipelines(padding):
-    """Train / test pipelines cropping `padding` x the dataset box (squared on its longer side);
-    the augmentation of the CPM configs (configs/cpm/cpm_vgg19_*-368.py), so that NSRM and its
-    baseline see the same data."""
-    train = [
-        dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale', padding=padding),
-        dict(type='RandomFlip', prob=0.5),
-        dict(type='RandomBBoxTransform', rotate_factor=60.0),
-        dict(type='TopdownAffine', input_size=codec['input_size']),
-        dict(type='PhotometricAug'),
-        dict(type='GenerateTarget', encoder=codec),
-        dict(type='PackPoseInputs'),
-    ]
-    test = [
-        dict(type='LoadImage'),
-        dict(type='GetBBoxCenterScale', padding=padding),
-        dict(type='TopdownAffine', input_size=codec['input_size']),
-        dict(type='PackPoseInputs'),
-    ]
-    return train, test
-
-
 # NSRM's crop: a square of 2.2x the tight keypoint box. OneHand10K's boxes are 1.2x that box
 # (its CSV rule; mmpose's json boxes about the same), CMU Panoptic's the tight box (+1 px): the
 # paddings of configs/cpm/cpm_vgg19_{onehand10k,panoptic-hand}-368.py.
-onehand10k_train_pipeline, onehand10k_test_pipeline = _pipelines(2.2 / 1.2)
-panoptic_train_pipeline, panoptic_test_pipeline = _pipelines(2.2)
+# The augmentation of the CPM configs (configs/cpm/cpm_vgg19_*-368.py): NSRM and its baseline
+# see the same data.
+onehand10k_train_pipeline, onehand10k_test_pipeline = topdown_pipelines(
+    codec, padding=2.2 / 1.2, rotate_factor=60.0)
+panoptic_train_pipeline, panoptic_test_pipeline = topdown_pipelines(
+    codec, padding=2.2, rotate_factor=60.0)
 
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4))
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[100], gamma=0.5)]

@@ -2,6 +2,7 @@
 # 128x128 crops -> 16x16 heatmaps (light_s8: stride 8, so each stage sees the whole hand).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
           '../_base_/datasets/synth_hands.py']
+from poseforge.datasets.transforms.presets import topdown_pipelines
 
 codec = dict(type='MSRAHeatmap', input_size=(128, 128), heatmap_size=(16, 16), sigma=1.0)
 
@@ -14,22 +15,8 @@ model = dict(
     test_cfg=dict(flip_test=False),
 )
 
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.25),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='RandomBBoxTransform', rotate_factor=45.0, scale_factor=(0.75, 1.25)),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PhotometricAug'),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale', padding=1.25),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs'),
-]
+train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, rotate_factor=45.0,
+                                                  scale_factor=(0.75, 1.25))
 
 data_root = 'data/synth_hands'
 train_dataloader = dict(batch_size=32, dataset=dict(data_root=data_root, pipeline=train_pipeline))

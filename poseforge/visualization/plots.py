@@ -47,7 +47,9 @@ def plot_curves(history: dict, path: str | os.PathLike, title: str = '') -> str:
     if others:
         ax_err = ax_val.twinx()
         for name, values in others.items():
-            lines += ax_err.plot(steps, values, marker='s', ls='--', label=name)
+            # Continue the colour cycle: a twin axis would restart it at the PCK's colour.
+            lines += ax_err.plot(steps, values, marker='s', ls='--', label=name,
+                                 color=f'C{len(lines)}')
         ax_err.set_ylabel('error (' + ', '.join(others) + ')')
     if lines:
         ax_val.legend(lines, [ln.get_label() for ln in lines], fontsize=8, loc='center right')

@@ -4,31 +4,21 @@
 # ground-truth boxes instead: --cfg-options val_dataloader.dataset.bbox_file=''
 # Leaf configs add `pipeline=...` to each dataloader's dataset (crop and heatmap sizes live with
 # the model).
+_base_ = ['./_topdown_loaders.py']
+
 dataset_type = 'CocoDataset'
 data_root = 'data/coco/'
 
-_loader = dict(
-    num_workers=2,
-    persistent_workers=True,
-    # Scope-qualified: mmengine's Runner looks collate functions up with get(), not build().
-    collate_fn=dict(type='poseforge.pose_collate'),
-)
 train_dataloader = dict(
     batch_size=64,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file='annotations/person_keypoints_train2017.json',
-                 data_prefix=dict(img='train2017/')),
-    **_loader)
+                 data_prefix=dict(img='train2017/')))
 val_dataloader = dict(
-    batch_size=32,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file='annotations/person_keypoints_val2017.json',
                  bbox_file='person_detection_results/COCO_val2017_detections_AP_H_56_person.json',
-                 data_prefix=dict(img='val2017/'), test_mode=True),
-    **_loader)
+                 data_prefix=dict(img='val2017/'), test_mode=True))
 test_dataloader = val_dataloader
 
 # OKS AP/AR with mmpose's rescoring (box score x mean confident keypoint score) and OKS NMS.

@@ -5,28 +5,17 @@
 # 'hand143_panopticdb/hands_v143_14817.json'. The originals carry no head size, so evaluate
 # PCKh@0.7 on mmpose's json. data_prefix is left out on purpose: each format has its own
 # default. Leaf configs add `pipeline=...` to each dataloader's dataset.
+_base_ = ['./_topdown_loaders.py']
+
 dataset_type = 'PanopticHandDataset'
 data_root = 'data/panoptic'
 
-_loader = dict(
-    num_workers=2,
-    persistent_workers=True,
-    # Scope-qualified: mmengine's Runner looks collate functions up with get(), not build().
-    collate_fn=dict(type='poseforge.pose_collate'),
-)
 train_dataloader = dict(
-    batch_size=32,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/panoptic_train.json'),
-    **_loader)
+                 ann_file='annotations/panoptic_train.json'))
 val_dataloader = dict(
-    batch_size=32,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/panoptic_test.json', test_mode=True),
-    **_loader)
+                 ann_file='annotations/panoptic_test.json', test_mode=True))
 test_dataloader = val_dataloader
 
 # mmpose reports CMU Panoptic as PCKh@0.7 (distance / the hand's head_size), AUC over 0..30 px

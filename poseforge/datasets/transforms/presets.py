@@ -1,0 +1,54 @@
+"""Pipeline presets for configs: the standard top-down recipe written once.
+
+Configs import these (``from poseforge.datasets.transforms.presets import topdown_pipelines``)
+instead of copying the same eight transforms into every file; what differs between datasets
+(crop padding, rotation range, photometric augmentation) is an argument.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def topdown_train_pipeline(codec: dict, padding: float = 1.25, photometric: bool = True,
+                           meta_keys: tuple[str, ...] | None = None,
+                           **bbox_transform: Any) -> list[dict]:
+    """Load, box -> centre/scale (x ``padding``), random flip, random shift/scale/rotation
+    (``bbox_transform`` overrides :class:`RandomBBoxTransform`'s defaults), one affine crop to
+    the codec's input size, photometric augmentation on the crop, targets, packing."""
+    pipeline = [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale', padding=padding),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='RandomBBoxTransform', **bbox_transform),
+        dict(type='TopdownAffine', input_size=tuple(codec['input_size'])),
+    ]
+    if photometric:
+        pipeline.append(dict(type='PhotometricAug'))
+    pipeline.append(dict(type='GenerateTarget', encoder=dict(codec)))
+    pipeline.append(_pack(meta_keys))
+    return pipeline
+
+
+def topdown_test_pipeline(codec: dict, padding: float = 1.25,
+                          meta_keys: tuple[str, ...] | None = None) -> list[dict]:
+    """Load, box -> centre/scale (x ``padding``), one affine crop, packing (no targets)."""
+    return [
+        dict(type='LoadImage'),
+        dict(type='GetBBoxCenterScale', padding=padding),
+        dict(type='TopdownAffine', input_size=tuple(codec['input_size'])),
+        _pack(meta_keys),
+    ]
+
+
+def topdown_pipelines(codec: dict, padding: float = 1.25, photometric: bool = True,
+                      **bbox_transform: Any) -> tuple[list[dict], list[dict]]:
+    """``(train, test)`` pipelines sharing the codec and the crop padding."""
+    return (topdown_train_pipeline(codec, padding, photometric, **bbox_transform),
+            topdown_test_pipeline(codec, padding))
+
+
+def _pack(meta_keys: tuple[str, ...] | None) -> dict:
+    pack = dict(type='PackPoseInputs')
+    if meta_keys is not None:
+        pack['meta_keys'] = tuple(meta_keys)
+    return pack

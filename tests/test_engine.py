@@ -1,0 +1,57 @@
+"""Engine pieces: bf16 autocast wrapper, curve history hook, CPU distributed set-up."""
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import torch
+from mmengine.config import Config
+
+from poseforge.engine.distributed import prepare_distributed
+from poseforge.engine.hooks import CurveHistoryHook
+from poseforge.engine.optim_wrapper import BF16AutocastOptimWrapper
+
+
+def test_bf16_wrapper_autocasts_the_forward_pass_and_steps():
+    model = torch.nn.Linear(4, 2)
+    wrapper = BF16AutocastOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    with wrapper.optim_context(model):
+        assert torch.is_autocast_enabled('cpu')
+        out = model(torch.ones(1, 4))
+        assert out.dtype == torch.bfloat16
+    assert not torch.is_autocast_enabled('cpu')
+    before = model.weight.detach().clone()
+    wrapper.update_params(out.float().sum())
+    assert not torch.equal(before, model.weight)
+
+
+def test_curve_history_survives_a_checkpoint_and_writes_files(tmp_path):
+    hook = CurveHistoryHook(interval=2)
+    runner = SimpleNamespace(iter=0, work_dir=str(tmp_path),
+                             logger=SimpleNamespace(info=lambda msg: None), rank=0)
+    for i in range(4):
+        runner.iter = i
+        hook.after_train_iter(runner, i, outputs={'loss': torch.tensor(1.0 / (i + 1))})
+    assert hook.history['train']['iter'] == [1, 2, 4]
+    hook.after_val_epoch(runner, {'PCK@0.2': 0.5, 'EPE': 12.0})
+    checkpoint: dict = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+    resumed = CurveHistoryHook()
+    resumed.after_load_checkpoint(runner, checkpoint)
+    assert resumed.history == hook.history
+    saved = json.loads((tmp_path / 'history.json').read_text())
+    assert saved['val']['PCK@0.2'] == [0.5] and (tmp_path / 'curves.png').stat().st_size > 0
+
+
+def test_cpu_launch_uses_a_cpu_ddp_wrapper(monkeypatch):
+    cfg = Config(dict(model=dict(type='X')))
+    prepare_distributed(cfg, 'none')
+    assert cfg.launcher == 'none' and 'model_wrapper_cfg' not in cfg
+    calls = []
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: False)
+    monkeypatch.setattr(torch.distributed, 'init_process_group',
+                        lambda backend: calls.append(backend))
+    prepare_distributed(cfg, 'pytorch')
+    assert calls == ['gloo'] and cfg.model_wrapper_cfg.device_ids is None
+    assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
