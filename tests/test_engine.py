@@ -55,3 +55,18 @@ def test_cpu_launch_uses_a_cpu_ddp_wrapper(monkeypatch):
     prepare_distributed(cfg, 'pytorch')
     assert calls == ['gloo'] and cfg.model_wrapper_cfg.device_ids is None
     assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
+
+
+def test_eval_progress_bar_counts_batches(capsys):
+    from poseforge.engine.hooks import EvalProgressHook
+    hook = EvalProgressHook()
+    runner = SimpleNamespace(rank=0, test_dataloader=[0, 1, 2])
+    hook.before_test_epoch(runner)
+    for i in range(3):
+        hook.after_test_iter(runner, i)
+    assert hook._bar.n == 3 and hook._bar.total == 3
+    hook.after_test_epoch(runner)
+    assert hook._bar is None and 'testing' in capsys.readouterr().err
+    quiet = EvalProgressHook()
+    quiet.before_test_epoch(SimpleNamespace(rank=1, test_dataloader=[0]))
+    assert quiet._bar is None  # other ranks stay silent

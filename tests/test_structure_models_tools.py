@@ -15,7 +15,7 @@ TOOLS = ROOT / 'tools'
 CONFIGS = {
     'nsrm': ROOT / 'configs/nsrm/nsrm_lpm-g1and6_synth-hands-128.py',
     'sia_gcn': ROOT / 'configs/sia_gcn/sia-gcn_light_synth-hands-128.py',
-    'rmgmn': ROOT / 'configs/rmgmn/rmgmn_light_synth-hands-128_joint.py',
+    'rmgmn': ROOT / 'configs/rmgmn/rmgmn_light_synth-hands-128_one-stage.py',
 }
 
 

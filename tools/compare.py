@@ -30,7 +30,7 @@ DEFAULT_CONFIGS = [
     'configs/quickstart/cpm-light_synth-hands-128.py',
     'configs/nsrm/nsrm_lpm-g1and6_synth-hands-128.py',
     'configs/sia_gcn/sia-gcn_light_synth-hands-128.py',
-    'configs/rmgmn/rmgmn_light_synth-hands-128_joint.py',
+    'configs/rmgmn/rmgmn_light_synth-hands-128_one-stage.py',
 ]
 THRESHOLDS = np.linspace(0.0, 0.3, 31)
 

@@ -1,7 +1,9 @@
 # The data-path benchmark (tools/benchmark.py pipeline, `make bench`): mmpose 1.x's top-down hand
 # training pipeline (random flip, random scale 0.7-1.3 / rotation / shift, affine crop, Gaussian
 # targets, packing) plus photometric augmentation, on the OneHand10K images in the shared
-# fixtures (the same files the mmpose figures in docs/benchmarks.md were measured on).
+# fixtures (the same files the mmpose figures in docs/benchmarks.md were measured on). The rows
+# compared with mmpose switch the photometric step off (pipeline.5.transforms=[]), as mmpose's
+# measured pipeline has none.
 # 256x256 crops -> 64x64 heatmaps (sigma 2), mmpose's hand setting; `make bench` measures the
 # CPM setting (368 -> 46, sigma 1) with --cfg-options on pipeline.4 and pipeline.6.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/onehand10k.py']

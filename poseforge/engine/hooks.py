@@ -61,3 +61,50 @@ class CurveHistoryHook(Hook):
         path = plot_curves(self.history, osp.join(runner.work_dir, self.filename),
                            title=osp.basename(runner.work_dir))
         runner.logger.info(f'Training curves written to {path}')
+
+
+@HOOKS.register_module()
+class EvalProgressHook(Hook):
+    """A tqdm progress bar over validation and test batches (rank 0 only).
+
+    mmengine logs evaluation every ``LoggerHook.interval`` batches; a bar shows progress and
+    the time left on long test sets. :class:`~poseforge.engine.runner.PoseRunner` registers it.
+    """
+
+    priority = 'VERY_LOW'
+
+    def __init__(self) -> None:
+        self._bar = None
+
+    def _open(self, runner, loader, desc: str) -> None:
+        if runner.rank == 0:
+            from tqdm import tqdm
+            self._bar = tqdm(total=len(loader), desc=desc, unit='batch', leave=False,
+                             dynamic_ncols=True)
+
+    def _step(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def _close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def before_val_epoch(self, runner) -> None:
+        self._open(runner, runner.val_dataloader, 'validating')
+
+    def before_test_epoch(self, runner) -> None:
+        self._open(runner, runner.test_dataloader, 'testing')
+
+    def after_val_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step()
+
+    def after_test_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._step()
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        self._close()
+
+    def after_test_epoch(self, runner, metrics=None) -> None:
+        self._close()
