@@ -2,7 +2,7 @@
 # (stride 8), sigma 2 as mmpose's td-hm_cpm_8xb64-210e_coco-256x192; flip test on
 # (flip_indices from the coco17 skeleton via each sample's meta). mmpose's 210-epoch Adam 5e-4
 # schedule (x0.1 at 170 and 200) with warm-up.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_210e.py',
           '../_base_/models/cpm_vgg19_368.py',
           '../_base_/datasets/coco.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
@@ -16,10 +16,4 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),  # warm-up
-    dict(type='MultiStepLR', begin=0, end=210, milestones=[170, 200], gamma=0.1, by_epoch=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=210, val_interval=10)
-auto_scale_lr = dict(base_batch_size=512)
+auto_scale_lr = dict(base_batch_size=512)  # mmpose's 8 x 64

@@ -1,7 +1,7 @@
 # CPM (VGG19 trunk, six stages) on MPII: 256x256 crops -> 32x32 heatmaps (stride 8), sigma 2
 # (mmpose's CPM heatmap width); flip test on (flip_indices from the mpii16 skeleton via each
 # sample's meta). mmpose's 210-epoch Adam 5e-4 schedule with warm-up.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_210e.py',
           '../_base_/models/cpm_vgg19_368.py',
           '../_base_/datasets/mpii.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
@@ -15,11 +15,3 @@ train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, photometr
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
-
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=5e-4))
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),  # warm-up
-    dict(type='MultiStepLR', begin=0, end=210, milestones=[170, 200], gamma=0.1, by_epoch=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=210, val_interval=10)
-auto_scale_lr = dict(base_batch_size=256)
