@@ -2,7 +2,9 @@
 #
 #   make quickstart   generate synthetic hands, train the light CPM on the CPU, evaluate
 #   make test         the whole test suite
-#   make bench        the standard benchmark table (tools/benchmark.py)
+#   make bench        the standard benchmark table (tools/benchmark.py); with
+#                     MMPOSE_PYTHON=/path/to/python (an env from tools/make_mmpose_env.sh)
+#                     mmpose is measured side by side in the same run
 #
 # CONSTRAINTS pins torch to the CPU wheel this machine ships; with your own (CUDA) torch already
 # installed in .venv, run `make CONSTRAINTS= ...` so pip leaves it alone.
@@ -14,6 +16,7 @@ PY          := $(VENV)/bin/python
 STAMP       := $(VENV)/.poseforge-installed
 PIP_FLAGS   := --disable-pip-version-check -q $(if $(CONSTRAINTS),-c $(CONSTRAINTS))
 
+MMPOSE_PYTHON ?=
 QS_DATA     ?= data/synth_hands
 QS_CONFIG   ?= configs/quickstart/cpm-light_synth-hands-128.py
 QS_WORK     ?= work_dirs/quickstart
@@ -39,7 +42,8 @@ quickstart: $(STAMP)
 	@echo "training curves: $(QS_WORK)/curves.png"
 
 bench: $(STAMP)
-	$(PY) tools/benchmark.py standard --out docs/benchmarks.md
+	$(PY) tools/benchmark.py standard --out docs/benchmarks.md \
+		$(if $(MMPOSE_PYTHON),--vs-mmpose --mmpose-python $(MMPOSE_PYTHON))
 
 clean-quickstart:
 	rm -rf $(QS_DATA) $(QS_WORK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from types import SimpleNamespace
 
+import pytest
 import torch
 from mmengine.config import Config
 
@@ -70,3 +71,20 @@ def test_eval_progress_bar_counts_batches(capsys):
     quiet = EvalProgressHook()
     quiet.before_test_epoch(SimpleNamespace(rank=1, test_dataloader=[0]))
     assert quiet._bar is None  # other ranks stay silent
+
+
+@pytest.mark.parametrize('cuda, given, expected', [(False, None, False), (True, None, True),
+                                                    (True, False, False)])
+def test_dataloaders_pin_memory_when_a_gpu_trains(monkeypatch, cuda, given, expected):
+    from mmengine.registry import init_default_scope
+
+    from poseforge.engine.runner import PoseRunner
+    init_default_scope('poseforge')
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    cfg = dict(dataset=list(range(8)), batch_size=4, num_workers=0,
+               sampler=dict(type='DefaultSampler', shuffle=False))
+    if given is not None:
+        cfg['pin_memory'] = given
+    loader = PoseRunner.build_dataloader(cfg, seed=0)
+    assert loader.pin_memory is expected
+    assert 'pin_memory' not in cfg or cfg['pin_memory'] is given  # the config is not edited

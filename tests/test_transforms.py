@@ -12,9 +12,10 @@ from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 
 from poseforge.datasets.collate import pose_collate
-from poseforge.datasets.transforms import (GenerateTarget, GetBBoxCenterScale, LoadImage,
-                                           PackPoseInputs, PhotometricAug, RandomBBoxTransform,
-                                           RandomFlip, TopdownAffine, fix_aspect_ratio, get_image,
+from poseforge.datasets.transforms import (PHOTOMETRIC_DISTORTION, GenerateTarget,
+                                           GetBBoxCenterScale, LoadImage, PackPoseInputs,
+                                           PhotometricAug, RandomBBoxTransform, RandomFlip,
+                                           TopdownAffine, fix_aspect_ratio, get_image,
                                            get_warp_matrix, jpeg_header)
 from poseforge.datasets.transforms.affine import max_reduction
 from poseforge.registry import TRANSFORMS
@@ -334,6 +335,27 @@ def test_photometric_rejects_spatial_transforms(cfg):
 def test_photometric_unknown_name_suggests():
     with pytest.raises(ValueError, match='RandomBrightnessContrast'):
         PhotometricAug([dict(type='RandomBrightnesContrast')])
+
+
+def test_photometric_named_recipe_is_seeded_and_keeps_geometry():
+    """The mmpose-equivalent recipe by name: ColorJitter inside (whose own ``transforms`` are
+    functions, not transforms) must not break the per-process reseeding."""
+    img = np.random.default_rng(2).integers(30, 220, (48, 48, 3), dtype=np.uint8)
+    runs = []
+    for _ in range(2):
+        np.random.seed(3)
+        aug = PhotometricAug('photometric_distortion')
+        runs.append([aug(dict(img=img.copy()))['img'] for _ in range(12)])
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+    changed = [a for a in runs[0] if not np.array_equal(a, img)]
+    assert len(changed) >= 6 and all(a.shape == img.shape for a in changed)
+    assert aug.transforms == [dict(c) for c in PHOTOMETRIC_DISTORTION]
+
+
+def test_photometric_unknown_recipe_lists_the_names():
+    with pytest.raises(ValueError, match='photometric_distortion'):
+        PhotometricAug('mmpose_style')
 
 
 # --------------------------------------------------------------------------- targets, packing

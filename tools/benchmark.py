@@ -12,6 +12,14 @@
 Each mode prints one JSON object (``samples_per_s``; ``gflops_per_s`` for train/infer, counted
 with torch's FlopCounterMode, forward + backward for train). ``standard`` runs the set the README
 reports and writes it as a markdown table. Timings exclude a warm-up.
+
+Side by side with mmpose (``pipeline``, ``train``, ``metrics`` and ``standard``)::
+
+    python tools/benchmark.py pipeline CONFIG --vs-mmpose [--mmpose-python PY] [--rounds R]
+
+runs mmpose's equivalent of the same work (tools/_mmpose_side.py says what "equivalent" means)
+in an interpreter that imports mmpose, alternating with poseforge for ``R`` rounds, and adds
+``mmpose`` (its result) and ``vs_mmpose`` (the ratio, best round of each) to the JSON.
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import _mmpose_side as mmpose_side
 from _common import add_cfg_options, user_errors_exit
 
 import numpy as np
@@ -173,15 +182,70 @@ def bench_metrics(num: int, repeats: int = 5) -> dict:
     pred = gt + rng.normal(0, 8, gt.shape).astype(np.float32)
     mask = rng.random((num, 21)) > 0.1
     norm = np.full((num, 2), 100.0, np.float32)
-    best = float('inf')
+    best, values = float('inf'), {}
     for _ in range(repeats):
         start = time.perf_counter()
-        keypoint_pck_accuracy(pred, gt, mask, 0.2, norm)
-        keypoint_auc(pred, gt, mask, 30)
-        keypoint_epe(pred, gt, mask)
+        _, pck, _ = keypoint_pck_accuracy(pred, gt, mask, 0.2, norm)
+        auc = keypoint_auc(pred, gt, mask, 30)
+        epe = keypoint_epe(pred, gt, mask)
         best = min(best, time.perf_counter() - start)
+        values = dict(pck=float(pck), auc=float(auc), epe=float(epe))
     return dict(mode='metrics', instances=num, keypoints=21, seconds=round(best, 4),
-                samples_per_s=round(num / best, 1))
+                samples_per_s=round(num / best, 1), values=values)
+
+
+# --------------------------------------------------------------------------- side by side
+def _best(results: list[dict], mode: str) -> dict:
+    """The best round: fewest seconds for metrics, most samples/s otherwise."""
+    if mode == 'metrics':
+        return min(results, key=lambda r: r['seconds'])
+    return max(results, key=lambda r: r['samples_per_s'])
+
+
+def side_by_side_ratio(mode: str, ours: dict, theirs: dict) -> float:
+    """poseforge / mmpose: samples/s (pipeline), GFLOP/s (train), inverse seconds (metrics)."""
+    if mode == 'metrics':
+        return theirs['seconds'] / ours['seconds']
+    key = 'gflops_per_s' if mode == 'train' else 'samples_per_s'
+    return ours[key] / theirs[key]
+
+
+def metric_values_match(ours: dict, theirs: dict, rtol: float = 1e-5) -> bool:
+    """Whether both libraries computed the same PCK / AUC / EPE on the same data."""
+    return all(abs(ours[k] - theirs[k]) <= rtol * max(1.0, abs(theirs[k])) for k in theirs)
+
+
+def run_side_by_side(mode: str, ours_fn, job: dict, python: str, rounds: int) -> dict:
+    """Alternate poseforge and mmpose ``rounds`` times (so drifts in machine load hit both) and
+    report the best round of each with the ratio."""
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(ours_fn())
+        theirs.append(mmpose_side.run_mmpose_job(python, job))
+    best_ours, best_theirs = _best(ours, mode), _best(theirs, mode)
+    result = dict(best_ours, rounds=rounds, mmpose=best_theirs,
+                  vs_mmpose=round(side_by_side_ratio(mode, best_ours, best_theirs), 2))
+    if mode == 'metrics':
+        result['values_match'] = metric_values_match(best_ours['values'], best_theirs['values'])
+    return result
+
+
+def mmpose_job(args: argparse.Namespace, cfg) -> dict:
+    """The mmpose job equivalent to this invocation (see tools/_mmpose_side.py)."""
+    threads = args.threads
+    if args.mode == 'metrics':
+        return mmpose_side.metrics_job(args.num, threads)
+    dataset_cfg = cfg[f'{args.split if args.mode == "pipeline" else "train"}_dataloader']['dataset']
+    if args.mode == 'pipeline':
+        return mmpose_side.pipeline_job(dataset_cfg, args.iters or 200, threads)
+    if args.device != 'cpu':
+        raise mmpose_side.MmposeUnavailable(
+            '--vs-mmpose train runs on the CPU only (the GPU side is not wired); drop --device')
+    num_keypoints = _build_dataset(cfg, 'train').metainfo['num_keypoints']
+    # mmpose trains in fp32 on a CPU (mmengine's AmpOptimWrapper needs a GPU) and in its default
+    # NCHW layout unless --mmpose-channels-last asks for the layout poseforge uses.
+    return mmpose_side.train_job(dataset_cfg, num_keypoints, args.batch_size, args.iters or 5,
+                                 threads, args.mmpose_channels_last)
 
 
 def machine_line() -> str:
@@ -195,8 +259,8 @@ def machine_line() -> str:
 
 
 #: mmpose 1.3.2 on this kind of machine (2 cores, torch 2.13 CPU), from the speed issue: the
-#: anchor the ratios are taken against (not re-measured by this script; mmpose does not install
-#: here with its declared dependencies).
+#: anchors a plain ``standard`` run takes its ratios against. ``standard --vs-mmpose`` measures
+#: mmpose in the same run instead.
 MMPOSE_REFERENCE = {
     'pipeline-256': ('samples/s', 415.0),
     'pipeline-368': ('samples/s', 351.0),
@@ -208,77 +272,116 @@ _PIPE_368 = ['train_dataloader.dataset.pipeline.4.input_size=(368,368)',
              'train_dataloader.dataset.pipeline.6.encoder.heatmap_size=(46,46)',
              'train_dataloader.dataset.pipeline.6.encoder.sigma=1.0']
 #: mmpose's measured hand pipeline has no photometric step (its per-step breakdown in the speed
-#: issue lists none), so the rows compared with it leave poseforge's out too.
+#: issue lists none), so the rows compared with those anchors leave poseforge's out too.
 _NO_PHOTOMETRIC = ['train_dataloader.dataset.pipeline.5.transforms=[]']
+#: mmpose's PhotometricDistortion recipe, which --vs-mmpose maps to mmpose's own transform.
+_MMPOSE_PHOTOMETRIC = ['train_dataloader.dataset.pipeline.5.transforms=photometric_distortion']
 HAND_PIPELINE = 'configs/benchmarks/hand_pipeline.py'
 _FIXTURE_368 = ['train_dataloader.dataset.data_root=../shared/fixtures/onehand10k',
                 'train_dataloader.dataset.ann_file=test_onehand10k.json']
 
 
+def _pipeline_row(key: str, label: str, *options: str) -> tuple[str, str, list[str]]:
+    spec = ['pipeline', HAND_PIPELINE, '--threads', '1', '--iters', '1000', '--rounds', '5']
+    return key, label, spec + (['--cfg-options', *options] if options else [])
+
+
 def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
-    """(key, label, arguments) of each row of the README's table."""
+    """(key, label, arguments) of each row of the README's table. A row with a key is compared
+    with mmpose: against ``MMPOSE_REFERENCE`` when it has that key, side by side with
+    ``--vs-mmpose``."""
     synth = [f'train_dataloader.dataset.data_root={synth_root}']
-    cpm = 'configs/cpm/cpm_vgg19_onehand10k-368.py'
+    cpm = ['configs/cpm/cpm_vgg19_onehand10k-368.py', '--threads', '2', '--iters', '2',
+           '--batch-size', '8', '--channels-last']
     return [
-        ('pipeline-256', 'data path 256x256 -> 64x64 (mmpose\'s: no photometric), 1 thread',
-         ['pipeline', HAND_PIPELINE, '--threads', '1', '--iters', '3000', '--cfg-options',
-          *_NO_PHOTOMETRIC]),
-        ('pipeline-368', 'data path 368x368 -> 46x46 (mmpose\'s: no photometric), 1 thread',
-         ['pipeline', HAND_PIPELINE, '--threads', '1', '--iters', '3000', '--cfg-options',
-          *_PIPE_368, *_NO_PHOTOMETRIC]),
-        ('', 'data path 256x256 -> 64x64 + photometric augmentation, 1 thread',
-         ['pipeline', HAND_PIPELINE, '--threads', '1', '--iters', '3000']),
-        ('', 'data path 368x368 -> 46x46 + photometric augmentation, 1 thread',
-         ['pipeline', HAND_PIPELINE, '--threads', '1', '--iters', '3000', '--cfg-options',
-          *_PIPE_368]),
-        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last',
-         ['train', cpm, '--threads', '2', '--iters', '3', '--batch-size', '8',
-          '--channels-last', '--cfg-options', *_FIXTURE_368]),
-        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last',
-         ['train', cpm, '--threads', '2', '--iters', '3', '--batch-size', '8', '--amp',
-          '--channels-last', '--cfg-options', *_FIXTURE_368]),
-        ('train-light', 'train step light CPM 128 (quick start), batch 32, 2 threads',
+        _pipeline_row('pipeline-256', 'data path 256x256 -> 64x64, no photometric, 1 thread',
+                      *_NO_PHOTOMETRIC),
+        _pipeline_row('pipeline-368', 'data path 368x368 -> 46x46, no photometric, 1 thread',
+                      *_PIPE_368, *_NO_PHOTOMETRIC),
+        _pipeline_row('pipeline-256-photometric', 'data path 256x256 -> 64x64 + mmpose\'s '
+                      'PhotometricDistortion recipe, 1 thread', *_MMPOSE_PHOTOMETRIC),
+        _pipeline_row('pipeline-368-photometric', 'data path 368x368 -> 46x46 + mmpose\'s '
+                      'PhotometricDistortion recipe, 1 thread', *_PIPE_368, *_MMPOSE_PHOTOMETRIC),
+        _pipeline_row('', 'data path 256x256 -> 64x64 + poseforge\'s default photometric, '
+                      '1 thread'),
+        _pipeline_row('', 'data path 368x368 -> 46x46 + poseforge\'s default photometric, '
+                      '1 thread', *_PIPE_368),
+        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
+         '(mmpose: its CPM, fp32, NCHW as it runs)',
+         ['train', *cpm, '--cfg-options', *_FIXTURE_368]),
+        ('train-cpm-cl', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
+         '(mmpose: its CPM made channels_last too)',
+         ['train', *cpm, '--mmpose-channels-last', '--cfg-options', *_FIXTURE_368]),
+        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last '
+         '(mmpose: fp32, its only CPU precision)',
+         ['train', *cpm, '--amp', '--cfg-options', *_FIXTURE_368]),
+        ('', 'train step light CPM 128 (quick start), batch 32, 2 threads',
          ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
           '--iters', '10', '--batch-size', '32', '--cfg-options', *synth]),
         ('metrics', 'PCK + AUC + EPE, 100,000 x 21 keypoints, 1 thread',
          ['metrics', '--num', '100000', '--threads', '1']),
-        ('generate', 'generated views 256x256 (RGB + depth + mask), 1 process',
+        ('', 'generated views 256x256 (RGB + depth + mask), 1 process',
          ['generate', '--num', '30', '--size', '256', '--views', '4']),
     ]
 
 
-def _ratio(key: str, result: dict) -> str:
+def _anchor_ratio(key: str, result: dict) -> tuple[str, str]:
+    """(mmpose figure, ratio) against the speed issue's anchors; empty where there is none."""
     if key not in MMPOSE_REFERENCE:
-        return ''
+        return '', ''
     unit, ref = MMPOSE_REFERENCE[key]
     if unit == 's':
-        return f'{ref} s -> {ref / result["seconds"]:.1f}x'
+        return f'{ref} s (anchor)', f'{ref / result["seconds"]:.1f}x'
     value = result['gflops_per_s'] if unit == 'GFLOP/s' else result['samples_per_s']
-    return f'{ref:g} {unit} -> {value / ref:.2f}x'
+    return f'{ref:g} {unit} (anchor)', f'{value / ref:.2f}x'
 
 
-def run_standard(out: str | None) -> list[dict]:
-    """The README's table; each row in a fresh process so thread settings don't leak."""
+def _measured_ratio(result: dict) -> tuple[str, str]:
+    """(mmpose figure, ratio) from a side-by-side row."""
+    theirs = result['mmpose']
+    if result['mode'] == 'metrics':
+        check = '' if result.get('values_match') else ', VALUES DIFFER'
+        return f"{theirs['seconds']} s (same run{check})", f"{result['vs_mmpose']:.1f}x"
+    if result['mode'] == 'train':
+        return f"{theirs['gflops_per_s']} GFLOP/s (same run)", f"{result['vs_mmpose']:.2f}x"
+    return f"{theirs['samples_per_s']} samples/s (same run)", f"{result['vs_mmpose']:.2f}x"
+
+
+def markdown_table(rows: list[dict]) -> list[str]:
+    lines = ['| benchmark | samples/s | GFLOP/s | seconds | mmpose 1.3.2 | ratio |',
+             '|---|---:|---:|---:|---|---:|']
+    for r in rows:
+        theirs, ratio = _measured_ratio(r) if 'mmpose' in r else _anchor_ratio(r['key'], r)
+        lines.append(f"| {r['label']} | {r['samples_per_s']} | {r.get('gflops_per_s', '')} | "
+                     f"{r['seconds']} | {theirs} | {ratio} |")
+    return lines
+
+
+def run_standard(out: str | None, mmpose_python: str | None = None) -> list[dict]:
+    """The README's table; each row in a fresh process so thread settings don't leak. With
+    ``mmpose_python`` the keyed rows run side by side with mmpose."""
     synth = Path(tempfile.mkdtemp()) / 'synth'
     subprocess.run([sys.executable, str(ROOT / 'tools' / 'generate_dataset.py'), '--out',
                     str(synth), '--num', '40', '--views', '2', '--size', '128', '--no-depth'],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
     for key, label, spec in standard_rows(str(synth)):
+        if mmpose_python and key:
+            spec = [*spec, '--vs-mmpose', '--mmpose-python', mmpose_python]
+        elif '--mmpose-channels-last' in spec:
+            continue  # only meaningful side by side
         proc = subprocess.run([sys.executable, __file__, *spec], capture_output=True,
                               text=True, cwd=ROOT)
         if proc.returncode != 0:
             raise RuntimeError(f'{label} failed:\n{proc.stderr[-2000:]}')
         result = json.loads(proc.stdout.strip().splitlines()[-1])
-        result.update(label=label, key=key, vs_mmpose=_ratio(key, result))
+        result.update(label=label, key=key)
         rows.append(result)
         print(json.dumps(result), flush=True)
     if out:
-        lines = [f'Measured on: {machine_line()}', '',
-                 '| benchmark | samples/s | GFLOP/s | seconds | mmpose 1.3.2 -> ratio |',
-                 '|---|---:|---:|---:|---|']
-        lines += [f"| {r['label']} | {r['samples_per_s']} | {r.get('gflops_per_s', '')} | "
-                  f"{r['seconds']} | {r['vs_mmpose']} |" for r in rows]
+        how = ('mmpose measured in the same run, alternating with poseforge (best round of each)'
+               if mmpose_python else "mmpose: the speed issue's anchor figures, not re-measured")
+        lines = [f'Measured on: {machine_line()}; {how}', '', *markdown_table(rows)]
         Path(out).write_text('\n'.join(lines) + '\n')
         print(f'table written to {out}')
     return rows
@@ -300,11 +403,38 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--size', type=int, default=256)
     parser.add_argument('--views', type=int, default=2)
     parser.add_argument('--out', help='standard: markdown table file')
+    parser.add_argument('--vs-mmpose', action='store_true',
+                        help="also time mmpose's equivalent, alternating, and report the ratio")
+    parser.add_argument('--mmpose-python', default=None,
+                        help='interpreter that imports mmpose (default: $POSEFORGE_MMPOSE_PYTHON, '
+                             'then this one)')
+    parser.add_argument('--rounds', type=int, default=None,
+                        help='repeat the measurement, keep the best; with --vs-mmpose, '
+                             'alternations of the two (default 1; --vs-mmpose 5, train 1)')
+    parser.add_argument('--mmpose-channels-last', action='store_true',
+                        help='--vs-mmpose train: run mmpose channels_last too (it runs NCHW)')
     add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.mode in ('pipeline', 'train', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
+    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'metrics', 'standard'):
+        parser.error(f'--vs-mmpose compares pipeline, train and metrics, not {args.mode}')
     return args
+
+
+def _poseforge_bench(args: argparse.Namespace, cfg):
+    """A no-argument callable running this invocation's poseforge measurement."""
+    if args.mode == 'generate':
+        return lambda: bench_generate(args.num, args.size, args.views)
+    if args.mode == 'metrics':
+        return lambda: bench_metrics(args.num)
+    if args.mode == 'pipeline':
+        return lambda: bench_pipeline(cfg, args.iters or 200, args.split)
+    if args.mode == 'train':
+        return lambda: bench_train(cfg, args.iters or 5, args.batch_size, args.device,
+                                   args.amp, args.channels_last)
+    return lambda: bench_infer(cfg, args.iters or 10, args.batch_size, args.device, args.amp,
+                               args.channels_last)
 
 
 def main(argv=None) -> dict | list:
@@ -312,23 +442,20 @@ def main(argv=None) -> dict | list:
     _set_threads(args.threads)
     np.random.seed(0)
     with user_errors_exit('benchmark.py'):
+        python = mmpose_side.find_mmpose_python(args.mmpose_python) if args.vs_mmpose else None
         if args.mode == 'standard':
-            return run_standard(args.out)
-        if args.mode == 'generate':
-            result = bench_generate(args.num, args.size, args.views)
-        elif args.mode == 'metrics':
-            result = bench_metrics(args.num)
-        else:
+            return run_standard(args.out, python)
+        cfg = None
+        if args.config:
             from poseforge.utils.config import load_config
             cfg = load_config(args.config, args.cfg_options)
-            if args.mode == 'pipeline':
-                result = bench_pipeline(cfg, args.iters or 200, args.split)
-            elif args.mode == 'train':
-                result = bench_train(cfg, args.iters or 5, args.batch_size, args.device,
-                                     args.amp, args.channels_last)
-            else:
-                result = bench_infer(cfg, args.iters or 10, args.batch_size, args.device,
-                                     args.amp, args.channels_last)
+        ours = _poseforge_bench(args, cfg)
+        if python is None:  # alone: best of --rounds (default 1)
+            rounds = args.rounds or 1
+            result = dict(_best([ours() for _ in range(rounds)], args.mode), rounds=rounds)
+        else:
+            rounds = args.rounds or (1 if args.mode == 'train' else 5)
+            result = run_side_by_side(args.mode, ours, mmpose_job(args, cfg), python, rounds)
         result['config'] = args.config
     print(json.dumps(result))
     return result

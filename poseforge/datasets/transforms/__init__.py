@@ -15,7 +15,8 @@ from poseforge.datasets.transforms.bbox import (GetBBoxCenterScale, RandomBBoxTr
 from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS, PackPoseInputs
 from poseforge.datasets.transforms.loading import (EncodedImage, LoadImage, decode_image,
                                                    get_image, jpeg_header)
-from poseforge.datasets.transforms.photometric import DEFAULT_PHOTOMETRIC, PhotometricAug
+from poseforge.datasets.transforms.photometric import (DEFAULT_PHOTOMETRIC, PHOTOMETRIC_DISTORTION,
+                                                        PhotometricAug)
 from poseforge.datasets.transforms.target import GenerateTarget
 
 __all__ = [
@@ -23,4 +24,4 @@ __all__ = [
     'TopdownAffine', 'PhotometricAug', 'GenerateTarget', 'PackPoseInputs', 'EncodedImage',
     'get_image', 'decode_image', 'jpeg_header', 'get_warp_matrix', 'fix_aspect_ratio',
     'flip_matrix', 'invert_affine', 'transform_points', 'flip_points', 'flip_keypoints',
-    'flip_bbox_xyxy', 'DEFAULT_META_KEYS', 'DEFAULT_PHOTOMETRIC']
+    'flip_bbox_xyxy', 'DEFAULT_META_KEYS', 'DEFAULT_PHOTOMETRIC', 'PHOTOMETRIC_DISTORTION']

@@ -39,6 +39,38 @@ DEFAULT_PHOTOMETRIC: tuple[dict, ...] = (
 )
 
 
+#: The colour recipe of mmpose's (and mmdet's) ``PhotometricDistortion``, in albumentations terms:
+#: brightness +-32 levels (p 0.5), contrast x[0.5, 1.5] (p 0.5), saturation x[0.5, 1.5] with hue
+#: +-18 OpenCV hue units = +-36 degrees = 0.1 of the circle (p 0.75: the HSV round trip of 3 of
+#: its 4 modes), channel swap (p 0.5). ``tools/benchmark.py --vs-mmpose`` maps it to mmpose's
+#: ``PhotometricDistortion`` so both sides of the comparison do the same kind of work.
+PHOTOMETRIC_DISTORTION: tuple[dict, ...] = (
+    dict(type='RandomBrightnessContrast', brightness_limit=(-32 / 255, 32 / 255),
+         contrast_limit=(0.0, 0.0), p=0.5),
+    dict(type='RandomBrightnessContrast', brightness_limit=(0.0, 0.0), contrast_limit=(-0.5, 0.5),
+         p=0.5),
+    dict(type='ColorJitter', brightness=(1.0, 1.0), contrast=(1.0, 1.0), saturation=(0.5, 1.5),
+         hue=(-0.1, 0.1), p=0.75),
+    dict(type='ChannelShuffle', p=0.5),
+)
+
+
+#: Named recipes: ``PhotometricAug(transforms='photometric_distortion')`` in a config, or
+#: ``--cfg-options ...transforms=photometric_distortion`` on the command line.
+RECIPES: dict[str, tuple[dict, ...]] = {
+    'default': DEFAULT_PHOTOMETRIC,
+    'photometric_distortion': PHOTOMETRIC_DISTORTION,
+}
+
+
+def recipe(name: str) -> tuple[dict, ...]:
+    """The transform configs of a named recipe; ``ValueError`` listing the names otherwise."""
+    if name not in RECIPES:
+        raise ValueError(f"PhotometricAug: unknown recipe '{name}'; named recipes are "
+                         f"{', '.join(sorted(RECIPES))} (or give a list of transform dicts)")
+    return RECIPES[name]
+
+
 def _albumentations_class(name: str) -> type:
     cls = getattr(A, name, None)
     if not isinstance(cls, type) or not issubclass(cls, (BasicTransform, BaseCompose)):
@@ -89,8 +121,9 @@ def _check_photometric(transform: Any) -> None:
 def _reseed(transform: Any, rng: np.random.RandomState | Any) -> None:
     """Give ``transform`` and each nested transform its own seed from ``rng``."""
     transform.set_random_seed(int(rng.randint(0, 2**31 - 1)))
-    for child in getattr(transform, 'transforms', ()) or ():
-        _reseed(child, rng)
+    if isinstance(transform, BaseCompose):  # ColorJitter's own ``transforms`` are functions
+        for child in transform.transforms:
+            _reseed(child, rng)
 
 
 @TRANSFORMS.register_module()
@@ -98,12 +131,16 @@ class PhotometricAug(BaseTransform):
     """Apply albumentations photometric transforms to ``img`` (the crop); keypoints untouched.
 
     Args:
-        transforms: albumentations configs, ``dict(type='RandomBrightnessContrast', p=0.5)``;
-            ``None`` gives :data:`DEFAULT_PHOTOMETRIC`.
+        transforms: albumentations configs, ``dict(type='RandomBrightnessContrast', p=0.5)``,
+            or the name of one of :data:`RECIPES`; ``None`` gives :data:`DEFAULT_PHOTOMETRIC`.
     """
 
-    def __init__(self, transforms: Sequence[dict] | None = None) -> None:
-        cfgs = list(DEFAULT_PHOTOMETRIC if transforms is None else transforms)
+    def __init__(self, transforms: Sequence[dict] | str | None = None) -> None:
+        if transforms is None:
+            transforms = DEFAULT_PHOTOMETRIC
+        elif isinstance(transforms, str):
+            transforms = recipe(transforms)
+        cfgs = [dict(c) if isinstance(c, dict) else c for c in transforms]
         self.transforms = cfgs
         self.compose = A.Compose([build_photometric(c) for c in cfgs], strict=False)
         self._seeded_pid: int | None = None

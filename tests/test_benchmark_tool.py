@@ -1,0 +1,196 @@
+"""tools/benchmark.py: its JSON, and the side-by-side mode's translation to mmpose and plumbing.
+
+mmpose itself is not installed here; the plumbing (job over stdin, result back, metric values
+cross-checked) is run against a stand-in ``mmpose`` package whose functions are poseforge's, so
+what these tests show is the harness, not mmpose's speed. The measured ratios live in
+docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import _mmpose_side as side
+import benchmark
+from poseforge.datasets.transforms import RandomBBoxTransform
+from poseforge.utils.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / 'shared' / 'fixtures' / 'onehand10k'
+HAND_PIPELINE = str(ROOT / 'configs' / 'benchmarks' / 'hand_pipeline.py')
+
+
+def _hand_dataset_cfg(**options):
+    """The benchmark config's training dataset with ``options`` merged in (unchecked, so a
+    test can name types no registry knows)."""
+    cfg = load_config(HAND_PIPELINE)
+    cfg.merge_from_dict({f'train_dataloader.dataset.{k}': v for k, v in options.items()})
+    return cfg.train_dataloader.dataset
+
+
+# --------------------------------------------------------------------------- translation
+def test_hand_pipeline_maps_step_by_step_to_mmpose():
+    dataset = side.mmpose_dataset(_hand_dataset_cfg(**{'pipeline.5.transforms': []}))
+    assert dataset['type'] == 'OneHand10KDataset' and dataset['data_mode'] == 'topdown'
+    assert Path(dataset['data_root']).is_absolute()
+    assert [s['type'] for s in dataset['pipeline']] == [
+        'LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'RandomBBoxTransform', 'TopdownAffine',
+        'GenerateTarget', 'PackPoseInputs']  # the empty photometric step is left out
+    bbox = dataset['pipeline'][3]
+    ours = RandomBBoxTransform(rotate_factor=180.0, scale_factor=(0.7, 1.3))
+    assert bbox['rotate_factor'] == 180.0 and bbox['scale_factor'] == [0.7, 1.3]
+    # arguments the config leaves to defaults are spelled out from poseforge's transform
+    assert (bbox['shift_factor'], bbox['shift_prob'], bbox['rotate_prob']) == (
+        ours.shift_factor, ours.shift_prob, ours.rotate_prob)
+    assert dataset['pipeline'][4]['input_size'] == [256, 256]
+    encoder = dataset['pipeline'][5]['encoder']
+    assert encoder == dict(type='MSRAHeatmap', input_size=[256, 256], heatmap_size=[64, 64],
+                           sigma=2.0, blur_kernel_size=11)
+    json.dumps(dataset)  # the job crosses a process boundary as JSON
+
+
+def test_photometric_maps_only_to_its_mmpose_counterpart():
+    mapped = side.mmpose_dataset(_hand_dataset_cfg(
+        **{'pipeline.5.transforms': 'photometric_distortion'}))
+    assert mapped['pipeline'][5] == dict(type='PhotometricDistortion')
+    with pytest.raises(ConfigError, match='no mmpose counterpart'):
+        side.mmpose_dataset(_hand_dataset_cfg())  # poseforge's default recipe: no equivalent
+    # ... unless pixels do not matter (a batch for the training-step benchmark)
+    lenient = side.mmpose_dataset(_hand_dataset_cfg(), pixels_matter=False)
+    assert 'PhotometricDistortion' not in [s['type'] for s in lenient['pipeline']]
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'type': 'SynthHandDataset'}, "dataset 'SynthHandDataset' has no mmpose counterpart"),
+    ({'ann_file': 'Train/label_joint.txt'}, 'is not one'),
+    ({'pipeline.6.encoder.type': 'LimbMaskCodec'}, "codec 'LimbMaskCodec'"),
+    ({'pipeline.1.type': 'MyCrop'}, "step 'MyCrop' has no mmpose counterpart"),
+])
+def test_untranslatable_work_is_refused_by_name(change, message):
+    with pytest.raises(ConfigError, match=message):
+        side.mmpose_dataset(_hand_dataset_cfg(**{'pipeline.5.transforms': [], **change}))
+
+
+def test_train_job_uses_mmposes_cpm_with_the_same_targets():
+    job = side.train_job(_hand_dataset_cfg(), 21, 8, 3, 2, False)
+    assert job['model']['backbone'] == dict(type='CPM', in_channels=3, out_channels=21,
+                                            feat_channels=128, num_stages=6)
+    assert job['model']['head']['decoder']['heatmap_size'] == [64, 64]
+    assert job['batch_size'] == 8 and job['channels_last'] is False
+
+
+# --------------------------------------------------------------------------- results
+def test_side_by_side_ratio_and_value_check():
+    assert benchmark.side_by_side_ratio('pipeline', {'samples_per_s': 900},
+                                        {'samples_per_s': 300}) == 3.0
+    assert benchmark.side_by_side_ratio('train', {'gflops_per_s': 400, 'samples_per_s': 1},
+                                        {'gflops_per_s': 100, 'samples_per_s': 9}) == 4.0
+    assert benchmark.side_by_side_ratio('metrics', {'seconds': 0.1}, {'seconds': 2.0}) == 20.0
+    values = dict(pck=0.95, auc=0.64, epe=10.0)
+    assert benchmark.metric_values_match(values, dict(values, epe=10.0000001))
+    assert not benchmark.metric_values_match(values, dict(values, auc=0.65))
+
+
+def test_markdown_table_names_where_the_mmpose_figure_comes_from():
+    measured = dict(label='data path', key='pipeline-256', mode='pipeline', samples_per_s=900.0,
+                    seconds=1.0, mmpose=dict(samples_per_s=300.0), vs_mmpose=3.0)
+    anchored = dict(label='data path', key='pipeline-256', mode='pipeline', samples_per_s=830.0,
+                    seconds=1.0)
+    plain = dict(label='generation', key='', mode='generate', samples_per_s=30.0, seconds=1.0)
+    table = benchmark.markdown_table([measured, anchored, plain])
+    assert '| 300.0 samples/s (same run) | 3.00x |' in table[2]
+    assert '| 415 samples/s (anchor) | 2.00x |' in table[3]
+    assert table[4].endswith('|  |  |')
+
+
+# --------------------------------------------------------------------------- plumbing
+FAKE_MMPOSE = {
+    '__init__.py': "__version__ = '0.0-standin'\n",
+    'registry.py': textwrap.dedent('''\
+        import json, os
+
+        class _Dataset:
+            def __init__(self, cfg):
+                self.cfg = cfg
+            def __len__(self):
+                return 3
+            def __getitem__(self, i):
+                return dict(index=i)
+
+        class _Datasets:
+            def build(self, cfg):
+                with open(os.environ['STANDIN_LOG'], 'w') as f:
+                    json.dump(dict(cfg=cfg, cwd=os.getcwd()), f)
+                return _Dataset(cfg)
+
+        DATASETS = _Datasets()
+        '''),
+    'evaluation/__init__.py': '',
+    'evaluation/functional.py': ('from poseforge.evaluation.functional import (  # noqa\n'
+                                 '    keypoint_auc, keypoint_epe, keypoint_pck_accuracy)\n'),
+}
+
+
+@pytest.fixture
+def standin_env(tmp_path):
+    for name, text in FAKE_MMPOSE.items():
+        path = tmp_path / 'standin' / 'mmpose' / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / 'standin'),
+               STANDIN_LOG=str(tmp_path / 'standin.json'))
+    env.pop('POSEFORGE_MMPOSE_PYTHON', None)
+    return env
+
+
+def _benchmark(env, *args):
+    proc = subprocess.run([sys.executable, str(ROOT / 'tools' / 'benchmark.py'), *args],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    return proc
+
+
+def test_metrics_side_by_side_runs_both_and_cross_checks_values(standin_env):
+    proc = _benchmark(standin_env, 'metrics', '--num', '2000', '--vs-mmpose', '--rounds', '1')
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result['mmpose']['mmpose'] == '0.0-standin'
+    assert result['values_match'] is True
+    assert result['values'] == pytest.approx(result['mmpose']['values'])
+    assert result['vs_mmpose'] > 0
+
+
+def test_pipeline_side_by_side_sends_the_translated_dataset(standin_env, tmp_path):
+    proc = _benchmark(standin_env, 'pipeline', HAND_PIPELINE, '--iters', '5', '--rounds', '1',
+                      '--vs-mmpose', '--cfg-options',
+                      'train_dataloader.dataset.pipeline.5.transforms=photometric_distortion')
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result['samples_per_s'] > 0 and result['mmpose']['samples'] == 5
+    seen = json.loads((tmp_path / 'standin.json').read_text())
+    assert seen['cfg']['data_root'] == str(FIXTURES.resolve())
+    assert seen['cfg']['pipeline'][5] == dict(type='PhotometricDistortion')
+    # run from an empty directory, so mmpose's relative metainfo paths cannot hit poseforge's
+    # own configs/ folder
+    assert not Path(seen['cwd']).exists() and Path(seen['cwd']).name.startswith('mmpose_ref')
+
+
+def test_no_mmpose_is_a_clear_error(tmp_path):
+    env = dict(os.environ)
+    env.pop('POSEFORGE_MMPOSE_PYTHON', None)
+    proc = _benchmark(env, 'metrics', '--num', '100', '--vs-mmpose')
+    assert proc.returncode == 2
+    assert '--mmpose-python' in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def test_pipeline_json_without_mmpose():
+    proc = _benchmark(dict(os.environ), 'pipeline', HAND_PIPELINE, '--iters', '8')
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result['mode'] == 'pipeline' and result['samples'] == 8 and result['samples_per_s'] > 0
+    assert 'mmpose' not in result

@@ -1,0 +1,140 @@
+#!/usr/bin/env python
+"""mmpose's side of ``tools/benchmark.py --vs-mmpose``: time mmpose on the same work.
+
+Run by ``benchmark.py`` with an interpreter that can ``import mmpose`` (its own, or the one given
+by ``--mmpose-python``); it reads one JSON job on stdin and prints one JSON result on stdout.
+It imports nothing from poseforge, so it runs in an environment that has only mmpose's stack
+(mmpose is never a dependency of poseforge). Jobs:
+
+- ``{"mode": "pipeline", "dataset": {...}, "iters": N}``: single-process samples/s of mmpose's
+  ``dataset[i]`` (its ``BaseDataset`` copy of the annotation, then the pipeline), warm-up excluded;
+- ``{"mode": "train", "model": {...}, "dataset": {...}, "batch_size": B, "iters": N}``: forward,
+  backward and Adam step of mmpose's ``TopdownPoseEstimator`` on a collated real batch, FLOPs
+  counted with torch's ``FlopCounterMode`` exactly as poseforge's benchmark counts its own;
+- ``{"mode": "metrics", "num": N}``: mmpose's ``keypoint_pck_accuracy`` + ``keypoint_auc`` +
+  ``keypoint_epe`` over N x 21 keypoints, with the metric values for a cross-check.
+
+Each job may carry ``"threads"`` (torch and OpenCV threads, as poseforge's ``--threads``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+
+def _set_threads(n: int | None) -> None:
+    if n:
+        import cv2
+        import torch
+        torch.set_num_threads(n)
+        cv2.setNumThreads(max(n - 1, 0) if n > 1 else 0)
+
+
+def _build_dataset(cfg: dict):
+    """mmpose's dataset from its config. mmpose finds its metainfo file by the relative path
+    ``configs/_base_/datasets/<name>.py`` before its packaged copy, so the job runs from an
+    empty directory (see :func:`main`) where poseforge's own ``configs/`` cannot shadow it."""
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+    init_default_scope('mmpose')
+    return DATASETS.build(cfg)
+
+
+def time_pipeline(job: dict) -> dict:
+    dataset = _build_dataset(job['dataset'])
+    n, iters = len(dataset), int(job['iters'])
+    for i in range(min(10, n)):
+        dataset[i]
+    start = time.perf_counter()
+    for i in range(iters):
+        dataset[i % n]
+    elapsed = time.perf_counter() - start
+    return dict(samples=iters, seconds=round(elapsed, 4), samples_per_s=round(iters / elapsed, 2))
+
+
+def time_train(job: dict) -> dict:
+    import torch
+    from mmengine.dataset import pseudo_collate
+    from torch.utils.flop_counter import FlopCounterMode
+    from mmpose.registry import MODELS
+
+    dataset = _build_dataset(job['dataset'])
+    batch_size, iters = int(job['batch_size']), int(job['iters'])
+    batch = pseudo_collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    model = MODELS.build(job['model'])
+    if job.get('channels_last'):
+        model = model.to(memory_format=torch.channels_last)
+    model.train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def step() -> None:
+        data = model.data_preprocessor(batch, training=True)
+        if job.get('channels_last'):
+            data['inputs'] = data['inputs'].contiguous(memory_format=torch.channels_last)
+        losses = model(**data, mode='loss')
+        loss = sum(v for k, v in losses.items() if 'loss' in k)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    flops = counter.get_total_flops()
+    for _ in range(2):
+        step()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    elapsed = time.perf_counter() - start
+    return dict(batch_size=batch_size, iters=iters, seconds=round(elapsed, 4),
+                samples_per_s=round(iters * batch_size / elapsed, 2),
+                gflop_per_sample=round(flops / batch_size / 1e9, 3),
+                gflops_per_s=round(flops * iters / elapsed / 1e9, 2))
+
+
+def time_metrics(job: dict) -> dict:
+    import numpy as np
+    from mmpose.evaluation.functional import (keypoint_auc, keypoint_epe,
+                                              keypoint_pck_accuracy)
+    num, repeats = int(job['num']), int(job.get('repeats', 3))
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 256, (num, 21, 2)).astype(np.float32)
+    pred = gt + rng.normal(0, 8, gt.shape).astype(np.float32)
+    mask = rng.random((num, 21)) > 0.1
+    norm = np.full((num, 2), 100.0, np.float32)
+    best, values = float('inf'), {}
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, pck, _ = keypoint_pck_accuracy(pred, gt, mask, 0.2, norm)
+        auc = keypoint_auc(pred, gt, mask, 30)
+        epe = keypoint_epe(pred, gt, mask)
+        best = min(best, time.perf_counter() - start)
+        values = dict(pck=float(pck), auc=float(auc), epe=float(epe))
+    return dict(instances=num, seconds=round(best, 4), samples_per_s=round(num / best, 1),
+                values=values)
+
+
+MODES = {'pipeline': time_pipeline, 'train': time_train, 'metrics': time_metrics}
+
+
+def main() -> None:
+    job = json.load(sys.stdin)
+    if 'dataset' in job:
+        job['dataset']['data_root'] = os.path.abspath(job['dataset']['data_root'])
+    _set_threads(job.get('threads'))
+    import numpy as np
+    np.random.seed(0)
+    import mmpose
+    with tempfile.TemporaryDirectory(prefix='mmpose_reference_') as empty:
+        os.chdir(empty)
+        result = MODES[job['mode']](job)
+    result.update(mode=job['mode'], mmpose=mmpose.__version__)
+    print(json.dumps(result))
+
+
+if __name__ == '__main__':
+    main()
