@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import _mmpose_side as mmpose_side
+from _metric_timing import time_pck_auc_epe
 from _common import add_cfg_options, user_errors_exit
 
 import numpy as np
@@ -177,21 +178,8 @@ def bench_metrics(num: int, repeats: int = 5) -> dict:
     """PCK@0.2 + AUC + EPE over ``num`` instances x 21 keypoints (best of ``repeats``)."""
     from poseforge.evaluation.functional import (keypoint_auc, keypoint_epe,
                                                  keypoint_pck_accuracy)
-    rng = np.random.default_rng(0)
-    gt = rng.uniform(0, 256, (num, 21, 2)).astype(np.float32)
-    pred = gt + rng.normal(0, 8, gt.shape).astype(np.float32)
-    mask = rng.random((num, 21)) > 0.1
-    norm = np.full((num, 2), 100.0, np.float32)
-    best, values = float('inf'), {}
-    for _ in range(repeats):
-        start = time.perf_counter()
-        _, pck, _ = keypoint_pck_accuracy(pred, gt, mask, 0.2, norm)
-        auc = keypoint_auc(pred, gt, mask, 30)
-        epe = keypoint_epe(pred, gt, mask)
-        best = min(best, time.perf_counter() - start)
-        values = dict(pck=float(pck), auc=float(auc), epe=float(epe))
-    return dict(mode='metrics', instances=num, keypoints=21, seconds=round(best, 4),
-                samples_per_s=round(num / best, 1), values=values)
+    timing = time_pck_auc_epe(keypoint_pck_accuracy, keypoint_auc, keypoint_epe, num, repeats)
+    return dict(mode='metrics', **timing)
 
 
 # --------------------------------------------------------------------------- side by side

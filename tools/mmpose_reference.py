@@ -3,8 +3,9 @@
 
 Run by ``benchmark.py`` with an interpreter that can ``import mmpose`` (its own, or the one given
 by ``--mmpose-python``); it reads one JSON job on stdin and prints one JSON result on stdout.
-It imports nothing from poseforge, so it runs in an environment that has only mmpose's stack
-(mmpose is never a dependency of poseforge). Jobs:
+It imports nothing from poseforge (its one helper, ``_metric_timing``, needs only numpy), so it
+runs in an environment that has only mmpose's stack (mmpose is never a dependency of
+poseforge). Jobs:
 
 - ``{"mode": "pipeline", "dataset": {...}, "iters": N}``: single-process samples/s of mmpose's
   ``dataset[i]`` (its ``BaseDataset`` copy of the annotation, then the pipeline), warm-up excluded;
@@ -97,25 +98,11 @@ def time_train(job: dict) -> dict:
 
 
 def time_metrics(job: dict) -> dict:
-    import numpy as np
+    from _metric_timing import time_pck_auc_epe  # numpy only, beside this script
     from mmpose.evaluation.functional import (keypoint_auc, keypoint_epe,
                                               keypoint_pck_accuracy)
-    num, repeats = int(job['num']), int(job.get('repeats', 3))
-    rng = np.random.default_rng(0)
-    gt = rng.uniform(0, 256, (num, 21, 2)).astype(np.float32)
-    pred = gt + rng.normal(0, 8, gt.shape).astype(np.float32)
-    mask = rng.random((num, 21)) > 0.1
-    norm = np.full((num, 2), 100.0, np.float32)
-    best, values = float('inf'), {}
-    for _ in range(repeats):
-        start = time.perf_counter()
-        _, pck, _ = keypoint_pck_accuracy(pred, gt, mask, 0.2, norm)
-        auc = keypoint_auc(pred, gt, mask, 30)
-        epe = keypoint_epe(pred, gt, mask)
-        best = min(best, time.perf_counter() - start)
-        values = dict(pck=float(pck), auc=float(auc), epe=float(epe))
-    return dict(instances=num, seconds=round(best, 4), samples_per_s=round(num / best, 1),
-                values=values)
+    return time_pck_auc_epe(keypoint_pck_accuracy, keypoint_auc, keypoint_epe,
+                            int(job['num']), int(job.get('repeats', 3)))
 
 
 MODES = {'pipeline': time_pipeline, 'train': time_train, 'metrics': time_metrics}
