@@ -194,3 +194,17 @@ def test_pipeline_json_without_mmpose():
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result['mode'] == 'pipeline' and result['samples'] == 8 and result['samples_per_s'] > 0
     assert 'mmpose' not in result
+
+
+def test_train_step_benchmark_compiled_counts_the_eager_flops(tiny_synth):
+    """--compile times the torch.compile'd model; its FLOPs are those of the eager model."""
+    common = ['train', str(ROOT / 'configs' / 'quickstart' / 'cpm-light_synth-hands-128.py'),
+              '--iters', '2', '--batch-size', '2', '--cfg-options',
+              f'train_dataloader.dataset.data_root={tiny_synth}']
+    eager, compiled = (_benchmark(dict(os.environ), *common, *extra)
+                       for extra in ([], ['--compile']))
+    assert eager.returncode == 0 and compiled.returncode == 0, eager.stderr + compiled.stderr
+    eager, compiled = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (eager, compiled))
+    assert (eager['compile'], compiled['compile']) == (False, True)
+    assert compiled['gflop_per_sample'] == eager['gflop_per_sample'] > 0
+    assert compiled['gflops_per_s'] > 0 and compiled['samples_per_s'] > 0

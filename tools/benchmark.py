@@ -4,6 +4,7 @@
     python tools/benchmark.py pipeline CONFIG [--iters N] [--threads 1] [--cfg-options ...]
     python tools/benchmark.py train    CONFIG [--iters N] [--batch-size B] [--threads N]
                                               [--device cpu|cuda] [--amp] [--channels-last]
+                                              [--compile]
     python tools/benchmark.py infer    CONFIG [--iters N] [--batch-size B] [--device ...]
     python tools/benchmark.py generate [--num N] [--size PX] [--views V]
     python tools/benchmark.py metrics  [--num N]      # PCK + AUC + EPE over N x 21 keypoints
@@ -97,8 +98,36 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
+def _time_steps(step, iters: int, warmup: int, device: str) -> float:
+    """Seconds for ``iters`` calls of ``step`` after ``warmup`` untimed ones (compilation,
+    allocator and oneDNN primitive caches warm up there), synchronised on a GPU."""
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def _rates(mode: str, flops: int, batch_size: int, iters: int, elapsed: float, **flags) -> dict:
+    samples = iters * batch_size
+    return dict(mode=mode, batch_size=batch_size, iters=iters, **flags,
+                seconds=round(elapsed, 4), samples_per_s=round(samples / elapsed, 2),
+                ms_per_image=round(elapsed / samples * 1e3, 3),
+                gflop_per_sample=round(flops / batch_size / 1e9, 3),
+                gflops_per_s=round(flops * iters / elapsed / 1e9, 2),
+                threads=torch.get_num_threads())
+
+
+def _maybe_compile(model: torch.nn.Module, compile_model: bool):
+    """``torch.compile(model)`` for ``--compile`` (FLOPs are counted on the eager model)."""
+    return torch.compile(model) if compile_model else model
+
+
 def bench_train(cfg, iters: int, batch_size: int, device: str, amp: bool,
-                channels_last: bool) -> dict:
+                channels_last: bool, compile_model: bool = False) -> dict:
     """Forward + backward + Adam step on a real batch; GFLOP/s from counted FLOPs."""
     model, batch = _model_and_batch(cfg, batch_size, device, channels_last)
     model.train()
@@ -106,58 +135,41 @@ def bench_train(cfg, iters: int, batch_size: int, device: str, amp: bool,
     autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16,
                               enabled=amp)
 
-    def step() -> None:
+    def step(forward=model) -> None:
         data = model.data_preprocessor(batch, training=True)
         with autocast:
-            losses = model(**data, mode='loss')
+            losses = forward(**data, mode='loss')
         loss = sum(v for k, v in losses.items() if 'loss' in k)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
 
     flops = _count_flops(step)
-    for _ in range(2):
-        step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    _sync(device)
-    elapsed = time.perf_counter() - start
-    return dict(mode='train', batch_size=batch_size, iters=iters, device=device, amp=amp,
-                channels_last=channels_last, seconds=round(elapsed, 4),
-                samples_per_s=round(iters * batch_size / elapsed, 2),
-                gflop_per_sample=round(flops / batch_size / 1e9, 3),
-                gflops_per_s=round(flops * iters / elapsed / 1e9, 2),
-                threads=torch.get_num_threads())
+    forward = _maybe_compile(model, compile_model)
+    elapsed = _time_steps(lambda: step(forward), iters, 2, device)
+    return _rates('train', flops, batch_size, iters, elapsed, device=device, amp=amp,
+                  channels_last=channels_last, compile=compile_model)
 
 
 @torch.no_grad()
 def bench_infer(cfg, iters: int, batch_size: int, device: str, amp: bool,
-                channels_last: bool) -> dict:
+                channels_last: bool, compile_model: bool = False) -> dict:
+    """Forward pass (``mode='tensor'``) on a real batch; GFLOP/s from counted FLOPs."""
     model, batch = _model_and_batch(cfg, batch_size, device, channels_last)
     model.eval()
     data = model.data_preprocessor(batch, training=False)
     autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16,
                               enabled=amp)
 
-    def step() -> None:
+    def step(forward=model) -> None:
         with autocast:
-            model(data['inputs'], mode='tensor')
+            forward(data['inputs'], mode='tensor')
 
     flops = _count_flops(step)
-    step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    _sync(device)
-    elapsed = time.perf_counter() - start
-    return dict(mode='infer', batch_size=batch_size, iters=iters, device=device, amp=amp,
-                seconds=round(elapsed, 4), samples_per_s=round(iters * batch_size / elapsed, 2),
-                ms_per_image=round(elapsed / (iters * batch_size) * 1e3, 3),
-                gflops_per_s=round(flops * iters / elapsed / 1e9, 2),
-                threads=torch.get_num_threads())
+    forward = _maybe_compile(model, compile_model)
+    elapsed = _time_steps(lambda: step(forward), iters, 2 if compile_model else 1, device)
+    return _rates('infer', flops, batch_size, iters, elapsed, device=device, amp=amp,
+                  channels_last=channels_last, compile=compile_model)
 
 
 def bench_generate(num: int, size: int, views: int) -> dict:
@@ -223,7 +235,8 @@ def mmpose_job(args: argparse.Namespace, cfg) -> dict:
     threads = args.threads
     if args.mode == 'metrics':
         return mmpose_side.metrics_job(args.num, threads)
-    dataset_cfg = cfg[f'{args.split if args.mode == "pipeline" else "train"}_dataloader']['dataset']
+    split = args.split if args.mode == 'pipeline' else 'train'
+    dataset_cfg = cfg[f'{split}_dataloader']['dataset']
     if args.mode == 'pipeline':
         return mmpose_side.pipeline_job(dataset_cfg, args.iters or 200, threads)
     if args.device != 'cpu':
@@ -386,6 +399,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--amp', action='store_true')
     parser.add_argument('--channels-last', action='store_true')
+    parser.add_argument('--compile', action='store_true',
+                        help='train/infer: torch.compile the model (FLOPs counted eagerly)')
     parser.add_argument('--split', default='train', choices=['train', 'val', 'test'])
     parser.add_argument('--num', type=int, default=50)
     parser.add_argument('--size', type=int, default=256)
@@ -420,9 +435,9 @@ def _poseforge_bench(args: argparse.Namespace, cfg):
         return lambda: bench_pipeline(cfg, args.iters or 200, args.split)
     if args.mode == 'train':
         return lambda: bench_train(cfg, args.iters or 5, args.batch_size, args.device,
-                                   args.amp, args.channels_last)
+                                   args.amp, args.channels_last, args.compile)
     return lambda: bench_infer(cfg, args.iters or 10, args.batch_size, args.device, args.amp,
-                               args.channels_last)
+                               args.channels_last, args.compile)
 
 
 def main(argv=None) -> dict | list:
