@@ -85,6 +85,15 @@ def test_train_job_uses_mmposes_cpm_with_the_same_targets():
     assert job['batch_size'] == 8 and job['channels_last'] is False
 
 
+def test_standard_rows_parse_and_their_configs_load():
+    for key, label, spec in benchmark.standard_rows('/nonexistent/synth'):
+        args = benchmark.parse_args(spec)
+        if args.config:
+            cfg = load_config(str(ROOT / args.config), args.cfg_options)
+            if key.startswith('pipeline'):  # every compared data path translates to mmpose
+                assert side.mmpose_dataset(cfg.train_dataloader.dataset)['pipeline'], label
+
+
 # --------------------------------------------------------------------------- results
 def test_side_by_side_ratio_and_value_check():
     assert benchmark.side_by_side_ratio('pipeline', {'samples_per_s': 900},

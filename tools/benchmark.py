@@ -278,13 +278,21 @@ _NO_PHOTOMETRIC = ['train_dataloader.dataset.pipeline.5.transforms=[]']
 #: mmpose's PhotometricDistortion recipe, which --vs-mmpose maps to mmpose's own transform.
 _MMPOSE_PHOTOMETRIC = ['train_dataloader.dataset.pipeline.5.transforms=photometric_distortion']
 HAND_PIPELINE = 'configs/benchmarks/hand_pipeline.py'
-_FIXTURE_368 = ['train_dataloader.dataset.data_root=../shared/fixtures/onehand10k',
-                'train_dataloader.dataset.ann_file=test_onehand10k.json']
 
 
-def _pipeline_row(key: str, label: str, *options: str) -> tuple[str, str, list[str]]:
-    spec = ['pipeline', HAND_PIPELINE, '--threads', '1', '--iters', '1000', '--rounds', '5']
+def _pipeline_row(key: str, label: str, *options: str, config: str = HAND_PIPELINE,
+                  iters: int = 1000) -> tuple[str, str, list[str]]:
+    spec = ['pipeline', config, '--threads', '1', '--iters', str(iters), '--rounds', '5']
     return key, label, spec + (['--cfg-options', *options] if options else [])
+
+
+#: the fixture json's file names are relative to the fixture folder itself
+_NO_IMG_PREFIX = 'train_dataloader.dataset.data_prefix.img='
+
+
+def _fixture(name: str, ann_file: str, *extra: str) -> list[str]:
+    return [f'train_dataloader.dataset.data_root=../shared/fixtures/{name}',
+            f'train_dataloader.dataset.ann_file={ann_file}', *extra]
 
 
 def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
@@ -292,6 +300,7 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
     with mmpose: against ``MMPOSE_REFERENCE`` when it has that key, side by side with
     ``--vs-mmpose``."""
     synth = [f'train_dataloader.dataset.data_root={synth_root}']
+    onehand = _fixture('onehand10k', 'test_onehand10k.json')
     cpm = ['configs/cpm/cpm_vgg19_onehand10k-368.py', '--threads', '2', '--iters', '2',
            '--batch-size', '8', '--channels-last']
     return [
@@ -303,19 +312,27 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
                       'PhotometricDistortion recipe, 1 thread', *_MMPOSE_PHOTOMETRIC),
         _pipeline_row('pipeline-368-photometric', 'data path 368x368 -> 46x46 + mmpose\'s '
                       'PhotometricDistortion recipe, 1 thread', *_PIPE_368, *_MMPOSE_PHOTOMETRIC),
+        _pipeline_row('pipeline-coco', 'data path COCO images, 192x256 -> 24x32 (COCO CPM '
+                      'config: no photometric), 1 thread',
+                      *_fixture('coco', 'test_coco.json', _NO_IMG_PREFIX),
+                      config='configs/cpm/cpm_vgg19_coco-256x192.py', iters=500),
+        _pipeline_row('pipeline-rhd', 'data path RHD images (PNG), 368x368 -> 46x46, no '
+                      'photometric, 1 thread',
+                      *_fixture('rhd', 'test_rhd.json', *_NO_PHOTOMETRIC),
+                      config='configs/cpm/cpm_vgg19_rhd-368.py', iters=500),
         _pipeline_row('', 'data path 256x256 -> 64x64 + poseforge\'s default photometric, '
                       '1 thread'),
         _pipeline_row('', 'data path 368x368 -> 46x46 + poseforge\'s default photometric, '
                       '1 thread', *_PIPE_368),
         ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
          '(mmpose: its CPM, fp32, NCHW as it runs)',
-         ['train', *cpm, '--cfg-options', *_FIXTURE_368]),
+         ['train', *cpm, '--cfg-options', *onehand]),
         ('train-cpm-cl', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
          '(mmpose: its CPM made channels_last too)',
-         ['train', *cpm, '--mmpose-channels-last', '--cfg-options', *_FIXTURE_368]),
+         ['train', *cpm, '--mmpose-channels-last', '--cfg-options', *onehand]),
         ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last '
          '(mmpose: fp32, its only CPU precision)',
-         ['train', *cpm, '--amp', '--cfg-options', *_FIXTURE_368]),
+         ['train', *cpm, '--amp', '--cfg-options', *onehand]),
         ('', 'train step light CPM 128 (quick start), batch 32, 2 threads',
          ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
           '--iters', '10', '--batch-size', '32', '--cfg-options', *synth]),
