@@ -1,14 +1,43 @@
 """Shared fixtures: a tiny generated hand dataset and small configs built on it."""
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / 'shared' / 'fixtures'
 sys.path.insert(0, str(ROOT / 'tools'))
+
+
+def _origin_checkout() -> Path | None:
+    """The local repository this one was cloned from, if any (``git clone /work/main /tmp/x``)."""
+    try:
+        url = subprocess.run(['git', 'remote', 'get-url', 'origin'], cwd=ROOT, text=True,
+                             capture_output=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    path = Path(url[len('file://'):] if url.startswith('file://') else url)
+    return path if url and path.is_dir() else None
+
+
+def locate_fixtures() -> Path:
+    """The shared sample files: ``$POSEFORGE_FIXTURES``, else ``shared/fixtures`` beside this
+    checkout, else beside the checkout it was cloned from (so a clone made anywhere, as CI
+    makes one, still finds them). The first candidate is returned when none exists, for the
+    error message."""
+    candidates = [ROOT.parent / 'shared' / 'fixtures']
+    origin = _origin_checkout()
+    if origin is not None:
+        candidates.append(origin.resolve().parent / 'shared' / 'fixtures')
+    if os.environ.get('POSEFORGE_FIXTURES'):
+        candidates.insert(0, Path(os.environ['POSEFORGE_FIXTURES']))
+    return next((c for c in candidates if c.is_dir()), candidates[0])
+
+
+FIXTURES = locate_fixtures()
 
 
 @pytest.fixture(autouse=True)
@@ -26,7 +55,7 @@ def one_torch_thread():
 def fixtures_dir() -> Path:
     """The real sample files beside the project (never copied into it)."""
     if not FIXTURES.is_dir():
-        pytest.fail(f'shared fixtures not found at {FIXTURES}')
+        pytest.fail(f'shared fixtures not found at {FIXTURES} (set POSEFORGE_FIXTURES)')
     return FIXTURES
 
 

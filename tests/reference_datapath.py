@@ -12,7 +12,8 @@ import os.path as osp
 import cv2
 import numpy as np
 
-FIXTURES = osp.join(osp.dirname(__file__), '..', '..', 'shared', 'fixtures')
+from conftest import FIXTURES
+
 ONEHAND10K = osp.join(FIXTURES, 'onehand10k')
 
 

@@ -21,9 +21,14 @@ import benchmark
 from poseforge.datasets.transforms import RandomBBoxTransform
 from poseforge.utils.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT.parent / 'shared' / 'fixtures' / 'onehand10k'
+from conftest import FIXTURES as SHARED_FIXTURES
+from conftest import ROOT
+
+FIXTURES = SHARED_FIXTURES / 'onehand10k'
 HAND_PIPELINE = str(ROOT / 'configs' / 'benchmarks' / 'hand_pipeline.py')
+#: the benchmark config's data_root is relative to a checkout beside shared/; point it at the
+#: fixtures wherever they were found
+ONEHAND_ROOT = f'train_dataloader.dataset.data_root={FIXTURES}'
 
 
 def _hand_dataset_cfg(**options):
@@ -176,7 +181,7 @@ def test_metrics_side_by_side_runs_both_and_cross_checks_values(standin_env):
 
 def test_pipeline_side_by_side_sends_the_translated_dataset(standin_env, tmp_path):
     proc = _benchmark(standin_env, 'pipeline', HAND_PIPELINE, '--iters', '5', '--rounds', '1',
-                      '--vs-mmpose', '--cfg-options',
+                      '--vs-mmpose', '--cfg-options', ONEHAND_ROOT,
                       'train_dataloader.dataset.pipeline.5.transforms=photometric_distortion')
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -198,7 +203,8 @@ def test_no_mmpose_is_a_clear_error(tmp_path):
 
 
 def test_pipeline_json_without_mmpose():
-    proc = _benchmark(dict(os.environ), 'pipeline', HAND_PIPELINE, '--iters', '8')
+    proc = _benchmark(dict(os.environ), 'pipeline', HAND_PIPELINE, '--iters', '8',
+                      '--cfg-options', ONEHAND_ROOT)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result['mode'] == 'pipeline' and result['samples'] == 8 and result['samples_per_s'] > 0
