@@ -6,34 +6,13 @@
 #                 model.head.kernel_weight=0                            (stage 1)
 #   ... train_stage=pairwise model.head.unary_weight=0 load_from=<stage 1 ckpt>   (stage 2)
 #   ... train_stage=joint, lr 1e-5, load_from=<stage 2 ckpt>                      (stage 3)
-_base_ = ['../cpm/cpm_vgg19_synth-hands-368.py']
+_base_ = ['../cpm/cpm_vgg19_synth-hands-368.py', '../_base_/models/rmgmn_hand21.py']
 
 codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='RMGMN',
-        unary=dict(arch='vgg19', num_stages=6),
-        pairwise=dict(arch='vgg19', num_stages=6),
-        num_keypoints=21,
-        skeleton='hand21',
-        kernel_size=45,
-        num_models=3,
-        use_rotation=True,
-        rotation=dict(channels=64),
-        angle_joints=(0, 9),
-        train_stage=None),
-    head=dict(
-        _delete_=True,
-        type='RMGMNHead',
-        loss=dict(type='KeypointMSELoss'),
-        decoder=codec,
-        unary_weight=1.0,
-        marginal_weight=1.0,
-        kernel_weight=1.0,
-        rotation_weight=1.0,
-        kernel_sigmas=(1.0, 2.0, 3.0),
-        skeleton='hand21',
-        angle_joints=(0, 9)),
+    backbone=dict(_delete_=True, **_base_.rmgmn_backbone, unary=dict(arch='vgg19', num_stages=6),
+                  pairwise=dict(arch='vgg19', num_stages=6), kernel_size=45, train_stage=None),
+    head=dict(_delete_=True, **_base_.rmgmn_head, decoder=codec, unary_weight=1.0,
+              marginal_weight=1.0, kernel_weight=1.0, rotation_weight=1.0),
 )
