@@ -86,8 +86,8 @@ def build_with_suggestions(cfg: Any, registry: Registry, default_args: dict | No
     return build_from_cfg(cfg, registry, default_args)
 
 
-def _child(parent: Registry, name: str, location: str) -> Registry:
-    return Registry(name, parent=parent, scope=SCOPE, locations=[location],
+def _child(parent: Registry, name: str, *locations: str) -> Registry:
+    return Registry(name, parent=parent, scope=SCOPE, locations=list(locations),
                     build_func=build_with_suggestions)
 
 
@@ -96,7 +96,8 @@ DATASETS = _child(MMENGINE_DATASETS, 'dataset', 'poseforge.datasets')
 TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms')
 METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics')
 EVALUATORS = _child(MMENGINE_EVALUATOR, 'evaluator', 'poseforge.evaluation')
-HOOKS = _child(MMENGINE_HOOKS, 'hook', 'poseforge.engine')
+# NSRM's LimbWeightDecayHook lives with its model (poseforge.models.nsrm).
+HOOKS = _child(MMENGINE_HOOKS, 'hook', 'poseforge.engine', 'poseforge.models.nsrm')
 FUNCTIONS = _child(MMENGINE_FUNCTIONS, 'function', 'poseforge.datasets')
 DATA_SAMPLERS = _child(MMENGINE_DATA_SAMPLERS, 'data sampler', 'poseforge.datasets')
 LOOPS = _child(MMENGINE_LOOPS, 'loop', 'poseforge.engine')
