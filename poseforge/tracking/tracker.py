@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from poseforge.models.detectors.center_box_codec import box_iou
+from poseforge.codecs.center_box import box_iou
 from poseforge.tracking.boxes import box_from_keypoints
 from poseforge.tracking.one_euro import OneEuroFilter
 

@@ -19,7 +19,7 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 
 from poseforge.evaluation.metrics.coco_metric import coco_from_dict
-from poseforge.models.detectors.center_box_codec import box_iou
+from poseforge.codecs.center_box import box_iou
 from poseforge.registry import METRICS
 
 BOX_STATS = ('AP', 'AP .5', 'AP .75', 'AP (S)', 'AP (M)', 'AP (L)', 'AR@1', 'AR@10')

@@ -5,7 +5,7 @@ network, so the detector must cost a few milliseconds per 640x480 frame. An anch
 centre-point detector (CenterNet, Zhou et al. 2019) needs no anchors, no per-anchor NMS and no
 RoI ops (torchvision is not available here): one heatmap peak per hand plus its size, offset
 and, for this task, a left/right logit, all read at the peak (see
-:mod:`~poseforge.models.detectors.center_box_codec`). The network is a MobileNet-style stack of
+:mod:`~poseforge.codecs.center_box`). The network is a MobileNet-style stack of
 depthwise-separable blocks (Howard et al. 2017) down to stride 32 with a two-step top-down
 feature pyramid (FPN, Lin et al. 2017) back to stride 8, which gives small hands (20-30 px in a
 640x480 frame, ~10 px at the 256x192 input) the context of the large receptive field.
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
-from poseforge.models.detectors.center_box_codec import CenterBoxCodec
+from poseforge.codecs.center_box import CenterBoxCodec
 from poseforge.registry import MODELS
 
 #: Centre logit bias at initialisation: sigmoid = 0.1 (CenterNet's prior; focal-loss init).

@@ -1,4 +1,4 @@
-"""Box targets and box decoding for the centre-point hand detector.
+"""Box targets and box decoding for the centre-point hand detector (``CenterHandDetector``).
 
 An object is its box centre (CenterNet, Zhou et al. 2019, "Objects as Points", sec. 3): a
 Gaussian peak on a heatmap at stride ``stride``, and at the peak's cell the box size and the
