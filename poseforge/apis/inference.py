@@ -6,6 +6,7 @@ and the config's test pipeline prepares each box exactly as evaluation does.
 """
 from __future__ import annotations
 
+import copy
 import os
 from typing import Sequence
 
@@ -33,13 +34,24 @@ def _dataset_meta(cfg: Config, checkpoint: dict | None) -> dict:
 
 
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
-               device: str = 'cpu', cfg_options: dict | None = None) -> torch.nn.Module:
+               device: str = 'cpu', cfg_options: dict | None = None,
+               backend: str = 'torch') -> torch.nn.Module:
     """Build the config's model, load ``checkpoint`` (a local path) and set eval mode.
 
     The returned model carries ``model.cfg`` and ``model.dataset_meta`` for
-    :func:`inference_topdown`.
+    :func:`inference_topdown`. ``backend='onnxruntime'`` runs the heatmap network in
+    onnxruntime (:mod:`poseforge.deploy`): ``checkpoint`` is then an exported ``.onnx`` file,
+    or a checkpoint whose weights are exported in memory on first use.
     """
     cfg = config if isinstance(config, Config) else load_config(os.fspath(config), cfg_options)
+    if backend != 'torch':
+        from poseforge.deploy import check_backend, onnxruntime_model_cfg
+        check_backend(backend)
+        onnx_file = os.fspath(checkpoint) if checkpoint and os.fspath(checkpoint).endswith(
+            '.onnx') else None
+        cfg = copy.deepcopy(cfg)
+        cfg.model = onnxruntime_model_cfg(cfg.model, onnx_file)
+        checkpoint = None if onnx_file else checkpoint
     init_default_scope(cfg.get('default_scope', 'poseforge'))
     model = MODELS.build(cfg.model)
     ckpt = None

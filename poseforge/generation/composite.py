@@ -145,3 +145,39 @@ def composite_hands(rng: np.random.Generator, cutouts: Sequence[Cutout],
             break
     return (canvas, np.array(boxes, np.float32).reshape(-1, 4),
             np.array(sides, np.int64).reshape(-1))
+
+
+def moving_hands_video(cutouts: Sequence[Cutout], centres: np.ndarray, long_side: float,
+                       size: Sequence[int] = (640, 480), seed: int = 0,
+                       background: np.ndarray | None = None
+                       ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames of hands moving over one background, and their boxes.
+
+    Args:
+        cutouts: one hand per track.
+        centres: ``(frames, hands, 2)`` centre of each hand per frame (px); a centre off the
+            frame (or NaN) leaves the hand out of that frame.
+        long_side: the hands' longer side in px.
+        size: frame ``(w, h)``.
+        seed: the background's (procedural, unless ``background`` is given).
+
+    Returns:
+        RGB frames and ``(frames, hands, 4)`` boxes (NaN where the hand is not in the frame).
+    """
+    w, h = int(size[0]), int(size[1])
+    rng = np.random.default_rng(seed)
+    base = background if background is not None else background_canvas(rng, (w, h))
+    centres = np.asarray(centres, np.float64)
+    boxes = np.full(centres.shape[:2] + (4,), np.nan, np.float32)
+    frames = []
+    for f in range(len(centres)):
+        canvas = base.copy()
+        for k, cutout in enumerate(cutouts):
+            centre = centres[f, k]
+            if not np.isfinite(centre).all():
+                continue
+            box = paste(canvas, cutout, placement_matrix(cutout, centre, long_side, 0.0, False))
+            if box is not None:
+                boxes[f, k] = box
+        frames.append(canvas)
+    return frames, boxes

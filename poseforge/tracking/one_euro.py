@@ -29,7 +29,7 @@ class OneEuroFilter:
         d_cutoff: cutoff (Hz) of the speed estimate.
     """
 
-    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.05, d_cutoff: float = 1.0
+    def __init__(self, min_cutoff: float = 1.0, beta: float = 0.1, d_cutoff: float = 1.0
                  ) -> None:
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
             raise ValueError('OneEuroFilter: min_cutoff and d_cutoff must be positive, '
