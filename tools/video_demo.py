@@ -56,6 +56,9 @@ def parse_args(argv=None, default_source: str | None = None) -> argparse.Namespa
                         help='mean keypoint score below which a hand is lost (re-detect)')
     parser.add_argument('--score-thr', type=float, default=0.3,
                         help='keypoint score for drawing and for the next box')
+    parser.add_argument('--body-thr', type=float, default=0.2,
+                        help="body keypoint score for OpenPose's hand boxes (wrist, elbow, "
+                        'shoulder all above it)')
     parser.add_argument('--smooth', action='store_true', help='One-Euro keypoint smoothing')
     parser.add_argument('--smooth-min-cutoff', type=float, default=1.0)
     parser.add_argument('--smooth-beta', type=float, default=0.1)
@@ -154,7 +157,8 @@ def run(args: argparse.Namespace) -> dict:
     start_box = (np.array([float(v) for v in args.box.split(',')], np.float32)
                  if args.box else None)
     try:
-        pipeline = RealtimePosePipeline(pose, detector, body, tracker, timer, start_box)
+        pipeline = RealtimePosePipeline(pose, detector, body, tracker, timer, start_box,
+                                        body_thr=args.body_thr)
     except ValueError as err:  # e.g. a body model without arms
         raise UsageError(str(err)) from None
     writer = OutputWriter(pose.dataset_meta, pipeline.body_meta, args.score_thr, fps_in, timer,

@@ -9,6 +9,7 @@ processes every frame.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -39,12 +40,33 @@ def parse_source(source: str | int) -> int | str:
     return int(source) if source.strip().isdigit() else source
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null for the block: OpenCV's backends (FFmpeg, V4L2)
+    print their own warnings on probing a bad source, below Python's ``sys.stderr``."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded interpreters): nothing to hide
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def open_source(source: str | int) -> tuple[cv2.VideoCapture, np.ndarray, bool]:
     """Open a camera or file and read its first frame: ``(capture, first frame BGR, live)``.
 
     Raises :class:`VideoSourceError` for a missing file, a camera that cannot be opened, or a
     source that opens but yields no frame (not a video, an unsupported codec, a busy camera).
-    OpenCV's own warnings are silenced while probing, so the error is the one line printed.
+    OpenCV's (and FFmpeg's) own warnings are silenced while probing, so the error is the one
+    line printed.
     """
     source = parse_source(source)
     live = isinstance(source, int)
@@ -54,12 +76,14 @@ def open_source(source: str | int) -> tuple[cv2.VideoCapture, np.ndarray, bool]:
     previous = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        capture = cv2.VideoCapture(source)
-        if not capture.isOpened():
+        with native_stderr_silenced():
+            capture = cv2.VideoCapture(source)
+            opened = capture.isOpened()
+            ok, frame = capture.read() if opened else (False, None)
+        if not opened:
             raise VideoSourceError(f'cannot open {what}' + (
                 ' (no such camera, no permission, or it is in use)' if live else
                 ' (not a video, or a codec OpenCV cannot decode)'))
-        ok, frame = capture.read()
         if not ok or frame is None:
             capture.release()
             raise VideoSourceError(f'cannot read a frame from {what}' + (
