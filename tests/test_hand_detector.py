@@ -16,6 +16,7 @@ from poseforge.datasets.transforms.detection import detection_pipelines, letterb
 from poseforge.registry import DATASETS, METRICS, MODELS
 
 DET_CONFIG = str(ROOT / 'configs' / 'detector' / 'center-hand_synth-hands-256x192.py')
+SMALL_CODEC = dict(type='CenterBoxCodec', input_size=(128, 96), stride=8)
 
 
 def _logit(p: float) -> float:
@@ -74,7 +75,7 @@ def test_letterbox_maps_the_image_into_the_input_and_back():
 @pytest.fixture(scope='module')
 def composite_dataset(tiny_synth):
     init_default_scope('poseforge')
-    train, test = detection_pipelines((128, 96))
+    train, test = detection_pipelines(SMALL_CODEC)
     make = lambda split, pipeline, mode: DATASETS.build(dict(  # noqa: E731
         type='SynthHandBoxDataset', data_root=str(tiny_synth),
         ann_file=f'annotations/{split}.json', pipeline=pipeline, test_mode=mode,
@@ -107,7 +108,7 @@ def test_hand_box_files_onehand10k_and_wholebody(fixtures_dir, tmp_path):
     onehand = DATASETS.build(dict(type='HandBoxDataset',
                                   data_root=str(fixtures_dir / 'onehand10k'),
                                   ann_file='test_onehand10k.json', test_mode=True,
-                                  pipeline=detection_pipelines((128, 96))[1]))
+                                  pipeline=detection_pipelines(SMALL_CODEC)[1]))
     assert len(onehand) == 4
     first = onehand.get_data_info(0)
     np.testing.assert_allclose(first['gt_boxes'][0], [63, 92, 63 + 99, 92 + 194])
@@ -147,7 +148,7 @@ def test_detector_loss_falls_on_generated_hands(composite_dataset):
     torch.manual_seed(0)
     np.random.seed(0)
     train, _ = composite_dataset
-    model = MODELS.build(dict(type='CenterHandDetector', input_size=(128, 96),
+    model = MODELS.build(dict(type='CenterHandDetector', codec=SMALL_CODEC,
                               widths=(8, 16, 24, 32, 48), neck_channels=24))
     batch = pose_collate([train[i] for i in range(6)])
     optim = torch.optim.Adam(model.parameters(), lr=3e-3)
@@ -173,7 +174,7 @@ def test_detector_trains_and_evaluates_with_the_tools(tiny_synth, tmp_path):
             'val_dataloader.dataset.data_root': str(tiny_synth),
             'train_dataloader.batch_size': 4, 'val_dataloader.batch_size': 8,
             'train_dataloader.dataset.indices': 8, 'val_dataloader.dataset.indices': 8,
-            'model.input_size': (128, 96), 'model.widths': (8, 16, 24, 32, 48),
+            'model.codec.input_size': (128, 96), 'model.widths': (8, 16, 24, 32, 48),
             'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
             'default_hooks.logger.interval': 1}
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -4,7 +4,7 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
           '../_base_/models/center_hand_det.py', '../_base_/datasets/hand_boxes_synth.py']
 from poseforge.datasets.transforms.detection import detection_pipelines
 
-train_pipeline, test_pipeline = detection_pipelines((256, 192))
+train_pipeline, test_pipeline = detection_pipelines(_base_.codec)
 train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=32, dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -1,9 +1,10 @@
-# The light centre-point hand detector (poseforge/models/detectors/center_hand_detector.py):
-# 256x192 letterboxed input (a 4:3 webcam frame scaled by 0.4), outputs at stride 8.
-det_input_size = (256, 192)
+# The light centre-point hand detector (poseforge/models/detectors/center_hand_detector.py)
+# with its box codec (../codecs/center_box_256x192.py).
+_base_ = ['../codecs/center_box_256x192.py']
+
 model = dict(
     type='CenterHandDetector',
-    input_size=det_input_size,
+    codec=_base_.codec,
     widths=(16, 32, 64, 96, 128),
     neck_channels=64,
     # channels_last: depthwise-separable convolutions run faster on CPUs in that layout.

@@ -162,15 +162,16 @@ class PackDetInputs(BaseTransform):
         return dict(inputs=image_to_tensor(get_image(results)), data_samples=data_samples)
 
 
-def detection_pipelines(input_size: Sequence[int], stride: int = 8,
-                        zoom_range: Sequence[float] = (0.6, 1.4), shift: float = 0.15,
-                        flip_prob: float = 0.5, photometric: bool = True
+def detection_pipelines(codec: dict, zoom_range: Sequence[float] = (0.6, 1.4),
+                        shift: float = 0.15, flip_prob: float = 0.5, photometric: bool = True
                         ) -> tuple[list[dict], list[dict]]:
-    """``(train, test)`` pipelines of the hand detector (configs import this).
+    """``(train, test)`` pipelines of the hand detector (configs import this), for the box
+    ``codec`` (``CenterBoxCodec`` dict: its ``input_size`` is the letterbox size).
 
     Training: load, letterbox with random zoom / shift / mirror, photometric augmentation,
     targets, packing. Test: load, plain letterbox, packing (no targets)."""
-    codec = dict(type='CenterBoxCodec', input_size=tuple(input_size), stride=stride)
+    codec = dict(codec)
+    input_size = tuple(codec['input_size'])
     train = [dict(type='LoadImage'),
              dict(type='DetAffine', input_size=tuple(input_size), zoom_range=tuple(zoom_range),
                   shift=shift, flip_prob=flip_prob)]

@@ -30,7 +30,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from poseforge.codecs.center_box import CenterBoxCodec
-from poseforge.registry import MODELS
+from poseforge.registry import KEYPOINT_CODECS, MODELS
 
 #: Centre logit bias at initialisation: sigmoid = 0.1 (CenterNet's prior; focal-loss init).
 HEATMAP_PRIOR_BIAS = -2.19
@@ -105,19 +105,20 @@ class CenterHandDetector(BaseModel):
     """Single-class hand detector with a hand-side output (module docstring).
 
     Args:
-        input_size: network input ``(w, h)`` (multiples of 32).
+        codec: the box codec (``CenterBoxCodec``: network input ``(w, h)``, multiples of 32,
+            and output stride 8, the pyramid's finest level); the same dict the pipeline's
+            ``GenerateBoxTargets`` encodes with.
         widths: stem and stage channels (strides 2, 4, 8, 16, 32).
         neck_channels: channels of the pyramid and heads.
-        stride: output stride (8: the pyramid's finest level).
         loss_weights: ``heatmap``, ``size``, ``offset``, ``side``.
         test_cfg: ``max_det`` (peaks per image), ``score_thr``, ``iou_thr`` (decoding).
         data_preprocessor: config; default ``PoseDataPreprocessor`` (ImageNet statistics).
         init_cfg: mmengine initialisation config.
     """
 
-    def __init__(self, input_size: Sequence[int] = (256, 192),
+    def __init__(self, codec: dict | CenterBoxCodec | None = None,
                  widths: Sequence[int] = (16, 32, 64, 96, 128), neck_channels: int = 64,
-                 stride: int = 8, loss_weights: Mapping[str, float] | None = None,
+                 loss_weights: Mapping[str, float] | None = None,
                  test_cfg: Mapping[str, Any] | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
@@ -126,12 +127,16 @@ class CenterHandDetector(BaseModel):
         if isinstance(data_preprocessor, dict):
             data_preprocessor = MODELS.build(data_preprocessor)
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if stride != 8:
-            raise ValueError(f'CenterHandDetector predicts at stride 8, got stride={stride}')
-        if any(int(v) % 32 for v in input_size):
-            raise ValueError(f'input_size must be multiples of 32, got {input_size!r}')
-        self.codec = CenterBoxCodec(input_size, stride)
-        self.input_size = self.codec.input_size
+        if codec is None:
+            codec = dict(type='CenterBoxCodec', input_size=(256, 192), stride=8)
+        if isinstance(codec, dict):
+            codec = KEYPOINT_CODECS.build(codec)
+        if codec.stride != 8:
+            raise ValueError(f'CenterHandDetector predicts at stride 8, got {codec.stride}')
+        if any(int(v) % 32 for v in codec.input_size):
+            raise ValueError(f'input_size must be multiples of 32, got {codec.input_size!r}')
+        self.codec = codec
+        self.input_size = codec.input_size
         self.backbone = LightPyramid(widths, neck_channels)
         self.heatmap_head = nn.Sequential(separable(neck_channels, neck_channels),
                                           nn.Conv2d(neck_channels, 1, 1))
