@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import _mmpose_side as side
+import _standard_benchmarks as standard
 import benchmark
 from poseforge.datasets.transforms import RandomBBoxTransform
 from poseforge.utils.config import ConfigError, load_config
@@ -118,7 +119,7 @@ def test_train_job_uses_mmposes_cpm_with_the_same_targets():
 
 
 def test_standard_rows_parse_and_their_configs_load():
-    for key, label, spec in benchmark.standard_rows('/nonexistent/synth'):
+    for key, label, spec in standard.standard_rows('/nonexistent/synth'):
         args = benchmark.parse_args(spec)
         if args.config:
             args.config = str(ROOT / args.config)
@@ -151,7 +152,7 @@ def test_markdown_table_names_where_the_mmpose_figure_comes_from():
     anchored = dict(label='data path', key='pipeline-256', mode='pipeline', samples_per_s=830.0,
                     seconds=1.0)
     plain = dict(label='generation', key='', mode='generate', samples_per_s=30.0, seconds=1.0)
-    table = benchmark.markdown_table([measured, anchored, plain])
+    table = standard.markdown_table([measured, anchored, plain])
     assert '| 300.0 samples/s (same run) | 3.00x |' in table[2]
     assert '| 415 samples/s (anchor) | 2.00x |' in table[3]
     assert table[4].endswith('|  |  |')
