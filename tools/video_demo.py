@@ -51,10 +51,10 @@ def parse_args(argv=None, default_source: str | None = None) -> argparse.Namespa
     parser.add_argument('--max-hands', type=int, default=2)
     parser.add_argument('--detect-every', type=int, default=10,
                         help='run the detector at least every N frames (1: every frame)')
-    parser.add_argument('--det-thr', type=float, default=0.4, help='detector score threshold')
-    parser.add_argument('--track-thr', type=float, default=0.3,
+    parser.add_argument('--det-thr', type=float, default=0.3, help='detector score threshold')
+    parser.add_argument('--track-thr', type=float, default=0.2,
                         help='mean keypoint score below which a hand is lost (re-detect)')
-    parser.add_argument('--score-thr', type=float, default=0.3,
+    parser.add_argument('--score-thr', type=float, default=0.2,
                         help='keypoint score for drawing and for the next box')
     parser.add_argument('--body-thr', type=float, default=0.2,
                         help="body keypoint score for OpenPose's hand boxes (wrist, elbow, "

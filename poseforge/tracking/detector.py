@@ -24,7 +24,7 @@ class FrameDetector:
         fuse: fold BatchNorm into convolutions for the torch backend.
     """
 
-    def __init__(self, model: torch.nn.Module, backend: str = 'torch', score_thr: float = 0.4,
+    def __init__(self, model: torch.nn.Module, backend: str = 'torch', score_thr: float = 0.3,
                  max_det: int = 4, fuse: bool = True) -> None:
         self.model = model.eval()
         self.backend = backend
