@@ -28,14 +28,11 @@ import torch.nn.functional as F
 from poseforge.registry import KEYPOINT_CODECS
 
 LEFT, RIGHT, UNKNOWN_SIDE = 1, 0, -1
-SIDE_NAMES = {LEFT: 'left', RIGHT: 'right', UNKNOWN_SIDE: 'unknown'}
 
 
-def side_code(side: str | int | None) -> int:
-    """``'left'`` -> 1, ``'right'`` -> 0, anything else -> -1 (unknown)."""
-    if isinstance(side, (int, np.integer)):
-        return int(side) if side in (LEFT, RIGHT) else UNKNOWN_SIDE
-    side = (side or '').lower()
+def side_code(side: str | None) -> int:
+    """``'left'`` -> 1, ``'right'`` -> 0, anything else (missing) -> -1 (unknown)."""
+    side = str(side or '').lower()
     return LEFT if side in ('left', 'l') else RIGHT if side in ('right', 'r') else UNKNOWN_SIDE
 
 

@@ -39,17 +39,13 @@ import cv2
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from poseforge.codecs.center_box import side_code
 from poseforge.datasets.base import BaseKeypointDataset, DatasetError
 from poseforge.generation.composite import Cutout, composite_hands, cut_out_hand
 from poseforge.registry import DATASETS
 
 BOX_SOURCES = ('auto', 'bbox', 'wholebody')
 _IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp')
-
-
-def _side(value: Any) -> int:
-    value = str(value or '').lower()
-    return 1 if value in ('left', 'l') else 0 if value in ('right', 'r') else -1
 
 
 def _xywh_to_xyxy(boxes: np.ndarray) -> np.ndarray:
@@ -122,7 +118,7 @@ class HandBoxDataset(BaseKeypointDataset):
             raise self.error(f"{where}: missing 'bbox'")
         if ann.get('iscrowd', 0):
             return []
-        return [(ann['bbox'], _side(ann.get('hand_side', image.get('hand_side'))))]
+        return [(ann['bbox'], side_code(ann.get('hand_side', image.get('hand_side'))))]
 
     def load_data_list(self) -> list[dict]:
         data = self._read()
