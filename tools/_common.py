@@ -30,16 +30,17 @@ _WORKER_TRACEBACK = re.compile(r'Original Traceback \(most recent call last\):.*
 
 
 class CfgOptionsAction(DictAction):
-    """mmengine's ``DictAction``, with a usage error for an item without ``=`` (which mmengine
-    meets with a ``ValueError`` traceback)."""
+    """mmengine's ``DictAction``, with one error line and exit status 2 for an item without
+    ``=`` (mmengine meets it with a ``ValueError`` traceback)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         for item in values:
-            if '=' not in item:
-                parser.error(f"{option_string}: '{item}' is not KEY=VALUE (for example "
-                             f"'{item}=1' or 'train_cfg.max_epochs=5')")
-            if not item.split('=', 1)[0]:
-                parser.error(f"{option_string}: '{item}' has no key before '='")
+            key = item.split('=', 1)[0]
+            if '=' not in item or not key:
+                problem = 'has no =VALUE' if '=' not in item else "has no key before '='"
+                print(f"{parser.prog}: error: {option_string}: '{item}' {problem} (write "
+                      "KEY=VALUE, e.g. train_cfg.max_epochs=5)", file=sys.stderr)
+                sys.exit(2)
         super().__call__(parser, namespace, values, option_string)
 
 

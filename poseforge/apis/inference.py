@@ -54,8 +54,7 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
     ckpt, model.load_report = None, None
     if checkpoint is not None:
         ckpt = safe_load(checkpoint, map_location='cpu')
-        report = load_weights(model, ckpt, strict=strict)
-        report.source = os.fspath(checkpoint)
+        report = load_weights(model, ckpt, strict=strict, source=os.fspath(checkpoint))
         if not report.exact:
             warnings.warn(f'init_model: partial load: {report.summary()}', stacklevel=2)
         model.load_report = report

@@ -174,12 +174,18 @@ class BaseKeypointDataset(BaseDataset):
         if self.ann_file:
             self.require_file(self.ann_file)
         super().full_init()
-        if len(self) == 0:
+
+    def filter_data(self) -> list[dict]:
+        """mmengine's filtering, then a refusal of an empty dataset (before mmengine's
+        serialisation fails on it with a bare numpy error)."""
+        data_list = super().filter_data()
+        if not data_list:
             source = f"'{self.ann_file}'" if self.ann_file else 'its annotations'
             dropped = getattr(self, 'drop_reason', None)
             why = f'0 annotations, or all dropped ({dropped()})' if dropped else '0 annotations'
             raise DatasetError(f'{type(self).__name__}: no instance to train or evaluate on in '
                                f'{source} ({why}); check ann_file and the split')
+        return data_list
 
     # ------------------------------------------------------------------ access
     def get_data_info(self, idx: int) -> dict:

@@ -283,7 +283,7 @@ def match_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor],
 
 def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike | Mapping,
                  strict: bool = True, map_location: Any = 'cpu',
-                 revise_keys=DEFAULT_REVISE_KEYS) -> LoadReport:
+                 revise_keys=DEFAULT_REVISE_KEYS, source: str | None = None) -> LoadReport:
     """Load a checkpoint's weights into ``model``: all of them, or (``strict=False``) those
     that fit.
 
@@ -298,6 +298,7 @@ def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike | Mapping
         checkpoint: a path (read with :func:`safe_load`) or an already loaded checkpoint.
         strict: refuse missing, unexpected and mis-shaped keys.
         revise_keys: ``(pattern, replacement)`` regex rewrites of the checkpoint's keys.
+        source: the name messages give the checkpoint (default: its path, or ``'<dict>'``).
 
     Raises:
         CheckpointMismatchError: ``strict`` and the weights do not fit; the message gives the
@@ -305,10 +306,10 @@ def load_weights(model: torch.nn.Module, checkpoint: str | os.PathLike | Mapping
         CheckpointReadError, UnsafeCheckpointError, FileNotFoundError: from :func:`safe_load`.
     """
     if isinstance(checkpoint, Mapping):
-        source, loaded = '<dict>', checkpoint
+        source, loaded = source or '<dict>', checkpoint
     else:
-        source = os.fspath(checkpoint)
-        loaded = safe_load(source, map_location=map_location)
+        source = source or os.fspath(checkpoint)
+        loaded = safe_load(checkpoint, map_location=map_location)
     state = _revise(checkpoint_state_dict(loaded, source), revise_keys)
     report = match_state_dict(model, state, source)
     if strict and not report.exact:

@@ -6,6 +6,7 @@ import copy
 from typing import Any, Callable
 
 import torch
+from mmengine.config import Config
 from mmengine.dist import get_rank
 from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
@@ -14,6 +15,21 @@ from poseforge.engine.checkpoint import DEFAULT_REVISE_KEYS, PortableCheckpointH
 from poseforge.engine.hooks import EvalProgressHook
 from poseforge.engine.reproducibility import ReproducibilityHook, seed_worker, set_rng_state
 from poseforge.registry import RUNNERS
+
+
+class _TextCachingConfig(Config):
+    """A ``Config`` that formats ``pretty_text`` once per content: mmengine's Runner asks for
+    it at start-up (log, dump) and for every checkpoint, and each time yapf reformats the
+    whole config, about as much CPU as a tiny model's training iteration."""
+
+    @property
+    def pretty_text(self) -> str:
+        key = str(self._cfg_dict)
+        cache = self.__dict__.get('_pretty_cache')
+        if cache is None or cache[0] != key:
+            cache = (key, Config.pretty_text.fget(self))
+            object.__setattr__(self, '_pretty_cache', cache)
+        return cache[1]
 
 
 @RUNNERS.register_module()
@@ -33,6 +49,12 @@ class PoseRunner(Runner):
     """
 
     ALWAYS_ON = (PortableCheckpointHook, EvalProgressHook, ReproducibilityHook)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        cfg = kwargs.get('cfg')
+        if type(cfg) is Config:  # the Runner deep-copies it: the copy keeps the class
+            object.__setattr__(cfg, '__class__', _TextCachingConfig)
+        super().__init__(*args, **kwargs)
 
     _resuming: bool = False
     _resumed: dict | None = None
@@ -59,8 +81,8 @@ class PoseRunner(Runner):
         checkpoint = _load_checkpoint(filename, map_location=map_location)
         self.call_hook('after_load_checkpoint', checkpoint=checkpoint)
         model = self.model.module if is_model_wrapper(self.model) else self.model
-        report = load_weights(model, checkpoint, strict=strict, revise_keys=revise_keys)
-        report.source = filename
+        report = load_weights(model, checkpoint, strict=strict, revise_keys=revise_keys,
+                              source=filename)
         self.load_report = report
         self._has_loaded = True
         if self._resuming:
