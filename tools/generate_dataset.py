@@ -99,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
                                    test_fraction=args.test_fraction, cfg=cfg, progress=True,
                                    source_args=args.source_args)
     except (GenerationError, PoseSourceError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'generate_dataset.py: error: {err}', file=sys.stderr)
+        return 2
+    except OSError as err:  # an --out that cannot be written, a full disk: finished units stay
+        where = f" '{err.filename}'" if err.filename else ''
+        print(f'generate_dataset.py: error: cannot write{where}: {err.strerror or err}; the '
+              'finished units are kept, run the same command again to resume', file=sys.stderr)
         return 2
     counts = ', '.join(f'{split} {n}' for split, n in summary.num_images.items())
     print(f'wrote {sum(summary.num_images.values())} images ({counts}) to '
