@@ -84,6 +84,12 @@ def test_load_from_is_strict_and_partial_loading_reports_what_it_skipped(tiny_tr
     assert (tmp_path / 'partial' / 'epoch_1.pth').is_file()
 
 
+def test_webcam_demo_refuses_another_models_checkpoint(tiny_train_config, checkpoints):
+    result = run_tool('webcam_demo', str(tiny_train_config), str(checkpoints['nsrm']),
+                      '--source', 'no-such-video.mp4', '--no-show')
+    one_error_line(result, 'nsrm.pth', 'does not fit the model')
+
+
 @pytest.mark.parametrize('kind, expected', [('empty', 'empty (0 bytes)'),
                                             ('truncated', 'truncated or corrupt'),
                                             ('png', 'not a PyTorch checkpoint (a PNG image')])
