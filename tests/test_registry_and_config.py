@@ -94,8 +94,9 @@ def test_train_tool_flags_reach_the_config(tmp_path, capsys):
     assert cfg.resume is False and cfg.load_from is None
     assert 'nothing to resume' in capsys.readouterr().err
     # --resume with a last checkpoint: that file.
+    import torch
     ckpt = tmp_path / 'epoch_2.pth'
-    ckpt.write_bytes(b'x')
+    torch.save({'state_dict': {}}, ckpt)
     (tmp_path / 'last_checkpoint').write_text(str(ckpt))
     cfg = train_tool.build_cfg(args)
     assert cfg.resume is True and cfg.load_from == str(ckpt)

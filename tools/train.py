@@ -22,6 +22,7 @@ import sys
 
 from _common import add_cfg_options, default_work_dir, error_lines, user_errors_exit
 
+from poseforge.engine.checkpoint import check_checkpoint_file
 from poseforge.engine.distributed import (dist_timeout, is_collective_failure,
                                           make_monitor_group, name_unresponsive_ranks,
                                           prepare_distributed, shutdown_distributed)
@@ -104,9 +105,9 @@ def build_cfg(args: argparse.Namespace, distributed: bool = True):
             print(f"{TOOL}: --resume: nothing to resume in '{cfg.work_dir}' (no "
                   'last_checkpoint): training from scratch', file=sys.stderr)
     elif args.resume:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f"--resume: checkpoint not found: '{args.resume}'")
         cfg.resume, cfg.load_from = True, args.resume
+    if cfg.get('load_from'):  # an unreadable file is named now, not after the data has loaded
+        check_checkpoint_file(cfg.load_from)
     if distributed:
         prepare_distributed(cfg, args.launcher)
     return cfg
