@@ -109,6 +109,7 @@ val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
 test_dataloader = val_dataloader
 train_cfg = dict(max_epochs=2, val_interval=1)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+custom_hooks = []  # no curves.png: matplotlib would cost more than the training
 '''
 
 

@@ -162,11 +162,14 @@ def test_stale_or_forced_lock_is_taken_over_and_orphans_removed(tiny_train_confi
     orphan = tmp_path / '.epoch_3.pth.k2j4h5g6.tmp'   # a save killed mid-write
     orphan.write_bytes(b'half a checkpoint')
     (tmp_path / 'epoch_2.pth').write_bytes(b'kept')
-    # The run goes on past the lock (and then stops at a missing data root, to stay short).
-    result = run_tool('train', str(tiny_train_config), '--work-dir', str(tmp_path),
+    # The run goes on past the lock (and then stops at a missing data root, to stay short);
+    # --resume finds no last_checkpoint and says it trains from scratch.
+    result = run_tool('train', str(tiny_train_config), '--work-dir', str(tmp_path), '--resume',
                       *(['--force'] if case == 'force' else []), '--cfg-options',
                       'train_dataloader.dataset.data_root=/no/such/root')
     one_error_line(result, '/no/such/root')
+    assert f"--resume: nothing to resume in '{tmp_path}'" in result.stderr
+    assert 'training from scratch' in result.stderr
     notice = 'removed a stale lock' if case == 'stale' else '--force: took over the lock'
     assert notice in result.stderr and str(orphan) in result.stderr
     assert not orphan.exists() and (tmp_path / 'epoch_2.pth').read_bytes() == b'kept'

@@ -76,6 +76,9 @@ def _resume_target(work_dir: str) -> str | None:
     if not target:
         raise FileNotFoundError(f"--resume: '{pointer}' is empty; pass the checkpoint to "
                                 'resume from: --resume WORK_DIR/epoch_N.pth')
+    beside = osp.join(work_dir, osp.basename(target))  # a relative path from another cwd
+    if not osp.isfile(target) and osp.isfile(beside):
+        target = beside
     if not osp.isfile(target):
         raise FileNotFoundError(f"--resume: '{pointer}' names '{target}', which does not "
                                 'exist; pass another checkpoint: --resume CKPT')
@@ -114,7 +117,9 @@ def build_cfg(args: argparse.Namespace, distributed: bool = True):
 
 
 def _rank() -> int:
-    return int(os.environ.get('RANK', '0'))
+    """This process's global rank before the process group exists (torchrun sets ``RANK``,
+    slurm ``SLURM_PROCID``)."""
+    return int(os.environ.get('RANK', os.environ.get('SLURM_PROCID', '0')))
 
 
 def lock_work_dir(work_dir: str, force: bool) -> WorkDirLock | None:
