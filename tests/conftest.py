@@ -94,7 +94,7 @@ def as_cli(opts: dict) -> list[str]:
 QUICKSTART_CONFIG = str(ROOT / 'configs' / 'quickstart' / 'cpm-light_synth-hands-128.py')
 
 
-TINY_TRAIN_CONFIG = '''# The quick-start config shrunk for tests (written by conftest.tiny_train_config).
+TINY_TRAIN_CONFIG = '''# The quick-start config shrunk for tests (conftest.tiny_train_config).
 _base_ = [{base!r}]
 from poseforge.datasets.transforms.presets import topdown_pipelines
 

@@ -5,10 +5,10 @@ dozens of tool runs the reliability tests make; a fork of the test process has t
 The child runs ``tools/<tool>.py``'s ``main(argv)`` with stdout and stderr redirected to files,
 and exits with the status the tool would give (``sys.exit`` codes, 1 on an uncaught exception
 with its traceback on stderr), so the parent checks exit status, output lines and files exactly
-as for a subprocess. Each child starts from the parent's state and its own changes die with it; it runs
-torch with one intra-op thread, whatever the parent uses at the time (bit-exact comparisons
-between runs need one thread count).
-Runs that must be real interpreters (torchrun, interpreter exit) use ``subprocess`` instead.
+as for a subprocess. Each child starts from the parent's state and its own changes die with
+it; it runs torch with one intra-op thread, whatever the parent uses at the time (bit-exact
+comparisons between runs need one thread count). Runs that must be real interpreters (torchrun,
+interpreter exit) use ``subprocess`` instead.
 """
 from __future__ import annotations
 

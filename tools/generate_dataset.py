@@ -9,7 +9,9 @@ writes, per view, RGB, depth (16-bit PNG, mm) and hand mask, and ``annotations/{
 layout (``--format mhp``), plus ``gallery.png``. ``--num`` counts sequences (of
 ``--sequence-length`` frames, 1 by default). The result depends only on the seed, the settings
 and the targets, never on ``--workers``; an interrupted run continues where it stopped when run
-again with the same arguments. ``--benchmark`` renders ``--num`` sequences in memory on one
+again with the same arguments. A worker process that dies (killed for memory) is noticed at
+once and its units run again; after three deaths the run stops with one line (exit status 2),
+keeping the finished units. ``--benchmark`` renders ``--num`` sequences in memory on one
 process (nothing written) and prints rendered views/s per core.
 """
 from __future__ import annotations

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import os.path as osp
+import re
 import sys
 
 from _common import add_cfg_options, default_work_dir, error_lines, user_errors_exit
@@ -151,10 +152,11 @@ def main(argv=None) -> None:
             except RuntimeError as err:
                 if cfg.launcher == 'none' or not is_collective_failure(err):
                     raise
-                print(f'{TOOL}: error: a collective operation failed '
-                      f'({error_lines(err)[0][:160]}); {name_unresponsive_ranks()}. '
-                      f'Timeout: env_cfg.dist_cfg.timeout = {dist_timeout(cfg):g} s',
-                      file=sys.stderr, flush=True)
+                # The first line of the error, without gloo's "[source file:line]" prefix.
+                cause = re.sub(r'^\[[^\]]*\]\s*', '', error_lines(err)[0])[:160]
+                print(f'{TOOL}: error: a collective operation failed ({cause}); '
+                      f'{name_unresponsive_ranks()}. Timeout: env_cfg.dist_cfg.timeout = '
+                      f'{dist_timeout(cfg):g} s', file=sys.stderr, flush=True)
                 sys.exit(1)
     finally:
         if lock is not None:

@@ -78,8 +78,9 @@ def name_unresponsive_ranks() -> str:
     """After a failed collective: a sentence naming the ranks that did not answer.
 
     Every live rank comes here when its collective fails; rank 0 waits (up to the collective
-    timeout, at most :data:`MONITOR_TIMEOUT_S`) for the others at a ``monitored_barrier`` and learns which ones never arrive. The other
-    ranks only hear from rank 0, so their sentence is about rank 0.
+    timeout, at most :data:`MONITOR_TIMEOUT_S`) for the others at a ``monitored_barrier`` and
+    learns which ones never arrive. The other ranks only hear from rank 0, so their sentence is
+    about rank 0.
     """
     if not dist.is_initialized() or _monitor_group is None:
         return 'the ranks could not be asked which one is stuck (no monitor group)'

@@ -26,9 +26,9 @@ sequence), ``depth_file`` / ``mask_file`` and, for distorting rigs, ``dist`` (Op
 per annotation ``keypoints_3d_world`` (63 numbers, the world frame of the sequence).
 
 Every file is written atomically (:mod:`poseforge.utils.fileio`: a hidden temporary, then a
-rename), so an interrupted run never leaves a truncated image under its final name; ``shards/<unit>.json`` records one finished
-sequence (its json records) and is written last, which is what makes a run resumable
-(:mod:`poseforge.generation.synth_hands`).
+rename), so an interrupted run never leaves a truncated image under its final name;
+``shards/<unit>.json`` records one finished sequence (its json records) and is written last,
+which is what makes a run resumable (:mod:`poseforge.generation.synth_hands`).
 """
 from __future__ import annotations
 
