@@ -141,8 +141,8 @@ def run(args: argparse.Namespace) -> dict:
                                     StageTimer, display_available, open_source)
     if args.threads:
         torch.set_num_threads(args.threads)
-    capture, first, live = open_source(args.source)  # fail fast on a bad source
-    pose, detector, body = load_models(args)
+    pose, detector, body = load_models(args)  # a bad checkpoint is named before the source
+    capture, first, live = open_source(args.source)
     fps_in = capture.get(5) or 30.0  # cv2.CAP_PROP_FPS
     show = not args.no_show and not args.benchmark and display_available()
     if not (show or args.out or args.json_out or args.benchmark):
