@@ -90,7 +90,7 @@ class HandBoxDataset(BaseKeypointDataset):
     def error(self, message: str) -> DatasetError:
         return DatasetError(f"{type(self).__name__}: '{self.ann_file}': {message}")
 
-    def _read(self) -> dict:
+    def _load_box_json(self) -> dict:
         try:
             with open(self.ann_file, encoding='utf-8') as f:
                 data = json.load(f)
@@ -121,7 +121,7 @@ class HandBoxDataset(BaseKeypointDataset):
         return [(ann['bbox'], side_code(ann.get('hand_side', image.get('hand_side'))))]
 
     def load_data_list(self) -> list[dict]:
-        data = self._read()
+        data = self._load_box_json()
         images: dict[Any, dict] = {}
         for i, image in enumerate(data['images']):
             if not isinstance(image, dict) or 'id' not in image or 'file_name' not in image:
