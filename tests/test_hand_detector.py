@@ -172,15 +172,18 @@ def test_detector_trains_and_evaluates_with_the_tools(tiny_synth, tmp_path):
     import train
     opts = {'train_dataloader.dataset.data_root': str(tiny_synth),
             'val_dataloader.dataset.data_root': str(tiny_synth),
+            'test_dataloader.dataset.data_root': str(tiny_synth),
             'train_dataloader.batch_size': 4, 'val_dataloader.batch_size': 8,
+            'test_dataloader.batch_size': 8,
             'train_dataloader.dataset.indices': 8, 'val_dataloader.dataset.indices': 8,
+            'test_dataloader.dataset.indices': 8,
             'model.codec.input_size': (128, 96), 'model.widths': (8, 16, 24, 32, 48),
             'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
             'default_hooks.logger.interval': 1}
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts[f'{loader}.num_workers'] = 0
         opts[f'{loader}.persistent_workers'] = False
-    for loader in ('train_dataloader', 'val_dataloader'):
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts[f'{loader}.dataset.pipeline.1.input_size'] = (128, 96)
     opts['train_dataloader.dataset.pipeline.3.codec.input_size'] = (128, 96)
     train.main([DET_CONFIG, '--work-dir', str(tmp_path)] + as_cli(opts))
