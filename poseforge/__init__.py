@@ -7,3 +7,4 @@ __version__ = '0.1.0'
 
 from . import registry, skeletons  # noqa: F401,E402
 from . import codecs, datasets, engine, evaluation, models, visualization  # noqa: F401,E402
+from . import distillers  # noqa: F401,E402

@@ -86,12 +86,12 @@ def build_with_suggestions(cfg: Any, registry: Registry, default_args: dict | No
     return build_from_cfg(cfg, registry, default_args)
 
 
-def _child(parent: Registry, name: str, location: str) -> Registry:
-    return Registry(name, parent=parent, scope=SCOPE, locations=[location],
+def _child(parent: Registry, name: str, *locations: str) -> Registry:
+    return Registry(name, parent=parent, scope=SCOPE, locations=list(locations),
                     build_func=build_with_suggestions)
 
 
-MODELS = _child(MMENGINE_MODELS, 'model', 'poseforge.models')
+MODELS = _child(MMENGINE_MODELS, 'model', 'poseforge.models', 'poseforge.distillers')
 DATASETS = _child(MMENGINE_DATASETS, 'dataset', 'poseforge.datasets')
 TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms')
 METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics')
