@@ -4,5 +4,5 @@
 # other settings are OKDHPDistiller's defaults (the authors'), except the ramp-up length, scaled
 # with the schedule as the authors' 90 of 150 epochs (6 of 10).
 _base_ = ['../hourglass/hourglass-light2_synth-hands-64.py']
-model = dict(_delete_=True, type='OKDHPDistiller', student={{_base_.model}}, num_branches=3,
+model = dict(_delete_=True, type='OKDHPDistiller', student=_base_.model, num_branches=3,
              branch_stacks=1, rampup_epochs=6)
