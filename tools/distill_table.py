@@ -187,9 +187,10 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     budget = (f'{args.epochs} epochs' if args.epochs else
               f'{"/".join(map(str, epochs))} epochs (each config\'s schedule)')
     data = args.data_root or "the configs'"
+    options = (', options `' + ' '.join(args.cfg_options) + '`') if args.cfg_options else ''
     lines = ([args.title, ''] if args.title else []) + [
         f'Budget: {budget}, batch {"/".join(map(str, batches))}, seed {args.seed}, data '
-        f'`{data}`; every row trained with it once. Parameters '
+        f'`{data}`{options}; every row trained with it once. Parameters '
         'and GFLOP: what runs at inference in that mode (a student: the exported checkpoint). '
         'Train samples/s: the config\'s training step, batch 32, 2 threads; inference: '
         'batch 1, 2 threads.', '',
