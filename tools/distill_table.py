@@ -17,8 +17,8 @@ number of epochs for all) and evaluated on its test split (tools/eval.py) in eac
   ``model.predict_with=MODE``, and times its whole forward.
 
 The table (markdown) has PCK@0.2, AUC, EPE, parameters and GFLOP of what runs at inference in
-that mode, train samples/s of the config (tools/benchmark.py train: batch 32, 2 threads),
-inference ms/image (tools/benchmark.py infer: batch 1, 2 threads), and states the budget.
+that mode, train samples/s of the config (tools/benchmark.py train: batch 32),
+inference ms/image (tools/benchmark.py infer: batch 1), and states the budget.
 A PCK-vs-threshold plot and every number (JSON) are written beside it. Runs resume: a row
 whose training finished is only re-evaluated.
 
@@ -60,13 +60,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/distill_table')
     parser.add_argument('--out', default=None, help='markdown table (default: in --work-dir)')
     parser.add_argument('--title', default='', help='a line above the table')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch threads of every training, evaluation and timing (2; on a '
+                             'machine shared with other jobs 1 can be several times faster)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='options given to every row')
     return parser.parse_args(argv)
 
 
+THREADS = [2]
+
+
 def run(args: list[str]) -> str:
-    proc = subprocess.run([sys.executable, *args], cwd=ROOT_DIR, capture_output=True, text=True)
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS[0]), MKL_NUM_THREADS=str(THREADS[0]))
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT_DIR, capture_output=True, text=True,
+                          env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -122,7 +130,7 @@ def benchmark(mode: str, config: str, options: list[str]) -> dict:
                                                      'model.'))]
     spec = (['--batch-size', '32', '--iters', '5'] if mode == 'train'
             else ['--batch-size', '1', '--iters', '30'])
-    out = run(['tools/benchmark.py', mode, config, *spec, '--threads', '2',
+    out = run(['tools/benchmark.py', mode, config, *spec, '--threads', str(THREADS[0]),
                *with_options(data_opts)])
     return json.loads(out.strip().splitlines()[-1])
 
@@ -192,8 +200,8 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f'Budget: {budget}, batch {"/".join(map(str, batches))}, seed {args.seed}, data '
         f'`{data}`{options}; every row trained with it once. Parameters '
         'and GFLOP: what runs at inference in that mode (a student: the exported checkpoint). '
-        'Train samples/s: the config\'s training step, batch 32, 2 threads; inference: '
-        'batch 1, 2 threads.', '',
+        f'Train samples/s: the config\'s training step, batch 32, {args.threads} thread(s); '
+        f'inference: batch 1, {args.threads} thread(s).', '',
         '| model (mode) | PCK@0.2 | AUC | EPE (px) | parameters | GFLOP | train samples/s | '
         'inference ms/image | train time (min) |',
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
@@ -208,6 +216,7 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
 
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
+    THREADS[0] = args.threads
     ensure_data(args.data_root)
     rows = []
     for config, *modes in args.row:
