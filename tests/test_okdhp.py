@@ -279,3 +279,16 @@ def test_published_configs_build_the_published_networks(dataset):
     assert multi.num_shared_stacks == 6 and multi.kd_weight == 2.0
     assert multi.rampup_epochs == 90 and not multi.detach_ensemble
     assert count(multi.student_estimator()) == count(plain)
+
+
+@pytest.mark.parametrize('detach', [False, True])
+def test_detach_ensemble_stops_the_kd_gradient_into_the_fau(epoch, detach):
+    epoch(90)
+    torch.manual_seed(0)
+    model = distiller(detach_ensemble=detach)
+    losses = model(*batch(), mode='loss')
+    losses['loss_kd'].backward()
+    fau_grad = sum(p.grad.abs().sum() for p in model.fau.parameters() if p.grad is not None)
+    branch_grad = model.branches[1].backbone.stacks[-1].score.weight.grad.abs().sum()
+    assert branch_grad > 0  # the branches learn from the ensemble either way
+    assert (fau_grad == 0) == detach  # the authors' (not detached) also trains the FAU by KD
