@@ -25,9 +25,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from poseforge.distillers.base import BaseDistiller
-from poseforge.distillers.teacher import (key_summary, strip_wrapper_prefix,
-                                          teacher_checkpoints_optional)
-from poseforge.engine.checkpoint import atomic_torch_save, atomic_write_bytes, safe_load
+from poseforge.distillers.teacher import teacher_checkpoints_optional
+from poseforge.engine.checkpoint import atomic_torch_save, load_weights, safe_load
+from poseforge.utils.fileio import atomic_write_bytes
 from poseforge.registry import MODELS
 
 #: Training-run keys of a checkpoint's ``meta`` worth keeping in the exported one.
@@ -47,14 +47,10 @@ def build_distiller(cfg: Config) -> BaseDistiller:
 
 
 def load_distiller_checkpoint(model: BaseDistiller, checkpoint: str | os.PathLike) -> dict:
-    """Load a training checkpoint into ``model`` strictly; returns the checkpoint's ``meta``."""
+    """Load a training checkpoint into ``model`` strictly (frozen teachers saved without their
+    weights keep the ones they were built with); returns the checkpoint's ``meta``."""
     ckpt = safe_load(checkpoint, map_location='cpu')
-    state = strip_wrapper_prefix(ckpt.get('state_dict', ckpt))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError:
-        raise ValueError(f"Checkpoint '{os.fspath(checkpoint)}' does not fit the config's "
-                         f'{type(model).__name__}: {key_summary(model, state)}') from None
+    load_weights(model, ckpt, strict=True, source=os.fspath(checkpoint))
     return dict(ckpt.get('meta') or {})
 
 

@@ -15,7 +15,7 @@ from typing import Iterator
 from mmengine.config import Config, ConfigDict
 from torch import nn
 
-from poseforge.engine.checkpoint import safe_load
+from poseforge.engine.checkpoint import load_weights
 from poseforge.registry import MODELS
 
 _SKIP_TEACHER_WEIGHTS = [False]
@@ -51,36 +51,6 @@ def model_config(model: str | os.PathLike | dict) -> dict:
     raise TypeError(f'a teacher is a config dict or a config file path, got {type(model)!r}')
 
 
-def strip_wrapper_prefix(state: dict) -> dict:
-    """Keys saved from a DDP-wrapped model start with ``module.``; a plain model's do not."""
-    return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
-
-
-def load_weights(module: nn.Module, checkpoint: str | os.PathLike) -> None:
-    """Load ``checkpoint`` (a poseforge / mmengine file, ``weights_only=True``) into ``module``
-    strictly: missing, unexpected or mis-shaped keys are an error naming the file."""
-    ckpt = safe_load(checkpoint, map_location='cpu')
-    state = strip_wrapper_prefix(ckpt.get('state_dict', ckpt))
-    try:
-        module.load_state_dict(state, strict=True)
-    except RuntimeError:
-        raise ValueError(f"Checkpoint '{os.fspath(checkpoint)}' does not fit "
-                         f'{type(module).__name__}: {key_summary(module, state)}') from None
-
-
-def key_summary(module: nn.Module, state: dict) -> str:
-    """Counts and examples of the keys that are missing, unexpected or mis-shaped."""
-    expected = module.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    misshaped = sorted(k for k in set(expected) & set(state)
-                       if hasattr(state[k], 'shape') and state[k].shape != expected[k].shape)
-    parts = [f'{len(keys)} {what} (e.g. {", ".join(keys[:3])})'
-             for what, keys in (('missing', missing), ('unexpected', unexpected),
-                                ('of another shape', misshaped)) if keys]
-    return '; '.join(parts) or 'the state dict does not load'
-
-
 def freeze(module: nn.Module) -> nn.Module:
     """Eval mode, no gradients; marked initialised so mmengine's ``init_weights`` leaves it be."""
     module.eval()
@@ -99,7 +69,7 @@ def build_frozen_teacher(model: str | os.PathLike | dict | nn.Module,
     """
     teacher = model if isinstance(model, nn.Module) else MODELS.build(model_config(model))
     if checkpoint is not None and not teacher_weights_skipped():
-        load_weights(teacher, checkpoint)
+        load_weights(teacher, checkpoint, strict=True)  # a mismatch names the file and keys
     elif checkpoint is None and not isinstance(model, nn.Module) and not teacher_weights_skipped():
         raise ValueError('a frozen teacher built from a config needs its checkpoint '
                          '(teacher_checkpoint=...)')
