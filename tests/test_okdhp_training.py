@@ -144,9 +144,12 @@ def test_two_gloo_processes_match_one_process_loss_curve(tiny_synth, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     ddp = json.loads(out.read_text())
     assert ddp['world_size'] == 2 and ddp['curve']['ranks_agree'] == [1.0]
-    for key in ('loss', 'loss_shared', 'loss_branch0', 'loss_branch2', 'loss_ens', 'kd_kl'):
+    # the KL of two nearly equal maps is a small difference: round-off weighs more in it
+    tolerance = dict(loss=1e-3, loss_shared=1e-3, loss_branch0=1e-3, loss_branch2=1e-3,
+                     loss_ens=1e-3, kd_kl=1e-2)
+    for key, rtol in tolerance.items():
         assert len(alone[key]) == 4
-        np.testing.assert_allclose(ddp['curve'][key], alone[key], rtol=1e-3, err_msg=key)
+        np.testing.assert_allclose(ddp['curve'][key], alone[key], rtol=rtol, err_msg=key)
     assert alone['loss'][-1] < alone['loss'][0]  # it trained
 
 
