@@ -50,7 +50,10 @@ def loss_curve(data_root: str, world_size: int = 1) -> dict:
     from mmengine.optim import OptimWrapper
     from torch.nn.modules.batchnorm import _BatchNorm
 
+    from mmengine.logging import MessageHub
+
     from poseforge.datasets.collate import pose_collate
+    MessageHub.get_current_instance().update_info('epoch', 0)  # the same KD ramp everywhere
     model, dataset, sampler = build(data_root)
     model.train()
     for module in model.modules():

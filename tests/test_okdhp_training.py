@@ -2,6 +2,7 @@
 exported student in eval / init_model / the demo), and two gloo processes train as one."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -88,10 +89,12 @@ def test_train_resume_eval_export_and_the_student_loads_everywhere(tiny_synth, t
     second = safe_load(ckpt)
     assert second['meta']['epoch'] == 2 and second['meta']['iter'] == 4
 
+    eval_tool = importlib.import_module('eval')  # tools/eval.py, in this process
+
     def evaluate(config, checkpoint, name, options):
         out = tmp_path / f'{name}.json'
-        _ok(run_tool(str(TOOLS / 'eval.py'), str(config), str(checkpoint), '--work-dir',
-                     str(tmp_path / f'eval_{name}'), '--out', str(out), *as_cli(options)))
+        eval_tool.main([str(config), str(checkpoint), '--work-dir', str(tmp_path / f'eval_{name}'),
+                        '--out', str(out), *as_cli(options)])
         return json.loads(out.read_text())
 
     student = evaluate(CONFIG, ckpt, 'student', opts)  # the distiller config, unchanged tool
