@@ -74,6 +74,11 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
     onehand = _fixture('onehand10k', 'test_onehand10k.json')
     cpm = ['configs/cpm/cpm_vgg19_onehand10k-368.py', '--threads', '2', '--iters', '2',
            '--batch-size', '8', '--channels-last']
+    mpii = _fixture('mpii', 'test_mpii.json', _NO_IMG_PREFIX)
+    hourglass = 'configs/hourglass/hourglass2_mpii-256.py'
+    okdhp = 'configs/okdhp/okdhp_hg2_mpii-256.py'
+    hg_train = ['--threads', '2', '--iters', '2', '--batch-size', '4']
+    hg_infer = ['--threads', '2', '--iters', '5', '--batch-size', '1']
     return [
         _pipeline_row('pipeline-256', 'data path 256x256 -> 64x64, no photometric, 1 thread',
                       *_NO_PHOTOMETRIC),
@@ -107,6 +112,14 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
         ('', 'train step light CPM 128 (quick start), batch 32, 2 threads',
          ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
           '--iters', '10', '--batch-size', '32', *synth]),
+        ('', 'train step stacked hourglass, 2 stacks, 256x256 (OKDHP\'s baseline), batch 4, '
+         '2 threads', ['train', hourglass, *hg_train, *mpii]),
+        ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
+         '2 threads', ['train', okdhp, *hg_train, *mpii]),
+        ('', 'inference stacked hourglass, 2 stacks, 256x256, batch 1, 2 threads',
+         ['infer', hourglass, *hg_infer, *mpii]),
+        ('', 'inference OKDHP network (every branch + FAU), 256x256, batch 1, 2 threads',
+         ['infer', okdhp, *hg_infer, *mpii]),
         ('metrics', 'PCK + AUC + EPE, 100,000 x 21 keypoints, 1 thread',
          ['metrics', '--num', '100000', '--threads', '1']),
         ('', 'generated views 256x256 (RGB + depth + mask), 1 process',

@@ -352,6 +352,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar='KEY=VALUE',
                         help='change the codec wherever it is used (decoder, targets, crop '
                              'size), e.g. input_size=(368,368) heatmap_size=(46,46) sigma=1.0')
+    parser.add_argument('--peak-tflops', type=float, default=None,
+                        help="train/infer: the device's peak TFLOP/s at this precision (e.g. "
+                             'a GPU datasheet figure): adds mfu = achieved / peak')
     args = parser.parse_args(argv)
     if args.mode in ('pipeline', 'train', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
@@ -392,6 +395,8 @@ def main(argv=None) -> dict | list:
             rounds = args.rounds or (1 if args.mode == 'train' else 5)
             result = run_side_by_side(args.mode, ours, mmpose_job(args, cfg), python, rounds)
         result['config'] = args.config
+        if args.peak_tflops and 'gflops_per_s' in result:  # model FLOP utilisation
+            result['mfu'] = round(result['gflops_per_s'] / (args.peak_tflops * 1e3), 4)
     print(json.dumps(result))
     return result
 
