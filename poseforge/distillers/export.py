@@ -25,7 +25,8 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from poseforge.distillers.base import BaseDistiller
-from poseforge.distillers.teacher import strip_wrapper_prefix, teacher_checkpoints_optional
+from poseforge.distillers.teacher import (key_summary, strip_wrapper_prefix,
+                                          teacher_checkpoints_optional)
 from poseforge.engine.checkpoint import atomic_torch_save, atomic_write_bytes, safe_load
 from poseforge.registry import MODELS
 
@@ -51,10 +52,9 @@ def load_distiller_checkpoint(model: BaseDistiller, checkpoint: str | os.PathLik
     state = strip_wrapper_prefix(ckpt.get('state_dict', ckpt))
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
+    except RuntimeError:
         raise ValueError(f"Checkpoint '{os.fspath(checkpoint)}' does not fit the config's "
-                         f'{type(model).__name__}: {str(err).splitlines()[0]} '
-                         f'({len(state)} keys in the file)') from None
+                         f'{type(model).__name__}: {key_summary(model, state)}') from None
     return dict(ckpt.get('meta') or {})
 
 

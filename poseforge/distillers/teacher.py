@@ -63,22 +63,22 @@ def load_weights(module: nn.Module, checkpoint: str | os.PathLike) -> None:
     state = strip_wrapper_prefix(ckpt.get('state_dict', ckpt))
     try:
         module.load_state_dict(state, strict=True)
-    except RuntimeError as err:
+    except RuntimeError:
         raise ValueError(f"Checkpoint '{os.fspath(checkpoint)}' does not fit "
-                         f'{type(module).__name__}: {str(err).splitlines()[0]} '
-                         f'{_key_summary(module, state)}') from None
+                         f'{type(module).__name__}: {key_summary(module, state)}') from None
 
 
-def _key_summary(module: nn.Module, state: dict) -> str:
-    expected = set(module.state_dict())
-    missing = sorted(expected - set(state))
-    unexpected = sorted(set(state) - expected)
-    parts = []
-    if missing:
-        parts.append(f'{len(missing)} missing (e.g. {", ".join(missing[:3])})')
-    if unexpected:
-        parts.append(f'{len(unexpected)} unexpected (e.g. {", ".join(unexpected[:3])})')
-    return '; '.join(parts)
+def key_summary(module: nn.Module, state: dict) -> str:
+    """Counts and examples of the keys that are missing, unexpected or mis-shaped."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshaped = sorted(k for k in set(expected) & set(state)
+                       if hasattr(state[k], 'shape') and state[k].shape != expected[k].shape)
+    parts = [f'{len(keys)} {what} (e.g. {", ".join(keys[:3])})'
+             for what, keys in (('missing', missing), ('unexpected', unexpected),
+                                ('of another shape', misshaped)) if keys]
+    return '; '.join(parts) or 'the state dict does not load'
 
 
 def freeze(module: nn.Module) -> nn.Module:
