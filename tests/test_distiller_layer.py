@@ -128,7 +128,8 @@ def test_teacher_needs_its_checkpoint_unless_told_otherwise(tmp_path, teacher_ck
                                   teacher=estimator_cfg(16),
                                   teacher_checkpoint=str(tmp_path / 'absent.pth')))
     assert not model.teacher.training
-    with pytest.raises(ValueError, match=r"teacher\.pth' does not fit.* of another shape \(e\.g\. backbone"):
+    with pytest.raises(ValueError,
+                       match=r"teacher\.pth' does not fit.* of another shape \(e\.g\. backbone"):
         MODELS.build(dict(type='_TestStemKD', student=estimator_cfg(16),  # another model's
                           teacher=estimator_cfg(32), teacher_checkpoint=str(teacher_ckpt[0])))
 

@@ -148,3 +148,18 @@ def test_two_gloo_processes_match_one_process_loss_curve(tiny_synth, tmp_path):
         assert len(alone[key]) == 4
         np.testing.assert_allclose(ddp['curve'][key], alone[key], rtol=1e-3, err_msg=key)
     assert alone['loss'][-1] < alone['loss'][0]  # it trained
+
+
+def test_benchmark_times_the_whole_okdhp_network_and_reports_mfu(tiny_synth, capsys):
+    import benchmark
+    common = ['--iters', '1', '--batch-size', '1', '--peak-tflops', '0.5', '--cfg-options',
+              f'train_dataloader.dataset.data_root={tiny_synth}']
+    plain = benchmark.main(['infer', str(ROOT / 'configs' / 'hourglass' /
+                                         'hourglass-light2_synth-hands-64.py'), *common])
+    okdhp = benchmark.main(['infer', CONFIG, *common])
+    train = benchmark.main(['train', CONFIG, *common])
+    # every branch and the FAU run: more than the plain 2-stack student it ships
+    assert okdhp['gflop_per_sample'] > 1.5 * plain['gflop_per_sample'] > 0
+    assert train['gflop_per_sample'] > 2 * okdhp['gflop_per_sample']  # forward + backward
+    for result in (plain, okdhp, train):
+        assert result['mfu'] == pytest.approx(result['gflops_per_s'] / 500, abs=1e-4)

@@ -185,7 +185,6 @@ def test_rotating_by_the_hand_angle_turns_the_hand_upright():
 
 def test_teacher_forcing_rotates_by_the_ground_truth_angle():
     keypoints = hand_keypoints()
-    maps = gaussian_maps(keypoints)
     model = light_model(teacher_forcing=True).train()
     x = torch.randn(1, 3, 128, 128)
     out = model(x, data_samples=batch_meta(keypoints * 8, 128))

@@ -8,7 +8,7 @@ _base_ = ['./hourglass.py']
 model = dict(
     _delete_=True,
     type='OKDHPDistiller',
-    student={{_base_.model}},
+    student=_base_.model,
     num_branches=3,
     branch_stacks=2,           # a list (e.g. [2, 1, 1]) makes the unbalanced variant
     fau=dict(mid_channels=64, kernel_sizes=(3, 5, 7), avg_pool=False),
