@@ -29,7 +29,7 @@ from poseforge.registry import MODELS
 from poseforge.utils.config import load_config
 
 pytestmark = pytest.mark.slow
-TEACHER_CODEC = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=1.5)
+TEACHER_CODEC = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=2.0)
 STUDENT_CODEC = dict(type='MSRAHeatmap', input_size=(32, 32), heatmap_size=(8, 8), sigma=1.0)
 TEACHER = dict(type='TopdownPoseEstimator',
                backbone=dict(type='StackedHourglass', num_stacks=1, num_keypoints=21,
@@ -43,7 +43,7 @@ STUDENT = dict(type='TopdownPoseEstimator',
 ALL_LOSSES = [
     dict(type='HeatmapKDLoss', name='loss_hm', mode='mse', weight=0.5),
     dict(type='HeatmapKDLoss', name='loss_hm_kl', mode='kl', tau=0.5, weight=0.1),
-    dict(type='FeatureKDLoss', name='loss_fea', weight=1e-3,
+    dict(type='FeatureKDLoss', name='loss_fea', weight=1e-3, align=True,  # 16 ch both
          student='student.backbone.decoder.0', teacher='teacher.backbone.stacks.0.fc',
          schedule=dict(policy='linear_decay')),
     dict(type='HeadSharingKDLoss', name='loss_head', student='student.backbone.final_layer:input',
@@ -72,10 +72,15 @@ def tiny_teacher(tiny_synth, tmp_path_factory):
     """``(checkpoint path, teacher batch, student batch)``: a teacher fitted to 8 images."""
     init_default_scope('poseforge')
     torch.manual_seed(0)
-    teacher = MODELS.build(copy.deepcopy(TEACHER))
-    teacher_batch = _fixed_batch(SimpleNamespace(model=ConfigDict(TEACHER)), tiny_synth)
-    _train_on(teacher, teacher_batch, 150)
-    assert _pck(teacher, teacher_batch) > 0.7
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # session fixtures run before the per-test one-thread fixture
+    try:
+        teacher = MODELS.build(copy.deepcopy(TEACHER))
+        teacher_batch = _fixed_batch(SimpleNamespace(model=ConfigDict(TEACHER)), tiny_synth)
+        _train_on(teacher, teacher_batch, 150)
+        assert _pck(teacher, teacher_batch) > 0.7
+    finally:
+        torch.set_num_threads(threads)
     path = tmp_path_factory.mktemp('kd_teacher') / 'teacher.pth'
     atomic_torch_save({'state_dict': teacher.state_dict()}, path)
     return path, teacher_batch, _fixed_batch(SimpleNamespace(model=ConfigDict(STUDENT)), tiny_synth)
@@ -94,15 +99,17 @@ def test_short_distillation_lowers_kd_losses_beats_an_untrained_student_teacher_
         tiny_teacher):
     ckpt, _, batch = tiny_teacher
     torch.manual_seed(0)
-    model = build_distiller(ckpt, mixup=dict(alpha=1.0, ratio=0.25))
+    # the teacher is the only target (gt_weight 0): what the student learns, it learns from it
+    model = build_distiller(ckpt, gt_weight=0.0, mixup=dict(alpha=1.0, ratio=0.25))
     teacher_state = {k: v.clone() for k, v in model.teacher.state_dict().items()}
     untrained = _pck(model.student, batch)
-    history = _train_on(model, batch, 60)
+    history = _train_on(model, batch, 120, lr=5e-3)
+    assert all(h['loss_kpt'] == 0.0 for h in history)
     for name in ('kd_hm', 'kd_hm_kl', 'kd_fea', 'kd_head', 'kd_amd'):
-        first = np.mean([h[name] for h in history[:3]])
-        last = np.mean([h[name] for h in history[-3:]])
-        assert last < 0.7 * first, (name, first, last)
-    assert _pck(model.student, batch) >= untrained + 0.3
+        first = np.mean([h[name] for h in history[:5]])
+        last = np.mean([h[name] for h in history[-5:]])
+        assert last < 0.8 * first, (name, first, last)
+    assert _pck(model.student, batch) >= untrained + 0.25
     # the teacher: no gradient, eval mode through .train(), not a single value changed
     assert all(p.grad is None and not p.requires_grad for p in model.teacher.parameters())
     assert not model.teacher.training and model.student.training

@@ -8,7 +8,7 @@
 # teacher_checkpoint: the quick start's trained model (`make quickstart` writes it); set
 # model.teacher_checkpoint=... to use another. Leaves set `distill` (and gt_weight, mixup).
 _base_ = ['../students/mobilenetv2-w0.5_synth-hands-64.py']
-teacher_config = 'configs/kd/teacher_cpm-light_synth-hands-128.py'
+teacher_config = '{{ fileDirname }}/teacher_cpm-light_synth-hands-128.py'
 teacher_checkpoint = 'work_dirs/teacher_cpm-light_synth-hands-128/epoch_10.pth'
 model = dict(_delete_=True, type='KDDistiller', student={{_base_.model}},
              teacher=teacher_config, teacher_checkpoint=teacher_checkpoint,

@@ -38,6 +38,7 @@ from poseforge.distillers.kd.geometry import (KeypointMap, renormalize, resample
                                               resize_input)
 from poseforge.distillers.kd.losses.base import KDContext, KDLoss
 from poseforge.distillers.kd.mixup import MixupKD
+from poseforge.distillers.kd.pruning import apply_masks_to_state
 from poseforge.distillers.losses import as_float_tensor
 from poseforge.registry import MODELS
 from poseforge.utils.config import ConfigError
@@ -92,6 +93,8 @@ class KDDistiller(BaseDistiller):
         self.student = self.build_student(student)
         self.add_frozen_teacher('teacher', teacher, teacher_checkpoint,
                                 keep_in_state_dict=keep_teacher_in_state_dict)
+        self._renormalize = (_normalisation(self.data_preprocessor) !=
+                             _normalisation(getattr(self.teacher, 'data_preprocessor', None)))
         self.gt_weight = float(gt_weight)
         self.label_free = bool(label_free)
         self.teacher_input_hw = _size_hw(teacher_input_size, 'teacher_input_size')
@@ -119,8 +122,8 @@ class KDDistiller(BaseDistiller):
     def teacher_inputs(self, inputs: Tensor) -> Tensor:
         """The student's normalised crop as the teacher expects it: its own statistics, its
         own input size (see :mod:`~poseforge.distillers.kd.geometry`)."""
-        s_pre, t_pre = self.data_preprocessor, getattr(self.teacher, 'data_preprocessor', None)
-        if all(hasattr(p, 'mean') for p in (s_pre, t_pre)):
+        if self._renormalize:
+            s_pre, t_pre = self.data_preprocessor, self.teacher.data_preprocessor
             inputs = renormalize(inputs, s_pre.mean, s_pre.std, t_pre.mean, t_pre.std)
         return resize_input(inputs, self.teacher_input_hw)
 
@@ -234,6 +237,13 @@ class KDDistiller(BaseDistiller):
             out[:, dst] = weights[:, src]
         return out
 
+    # ------------------------------------------------------------------ export
+    def export_student(self, branch: int | None = None) -> tuple[dict[str, Tensor], dict]:
+        """The plain student; weights pruned by a KD-ticket round (``torch.nn.utils.prune``
+        masks, while one is running) leave as plain tensors with their zeros in place."""
+        state, cfg = super().export_student(branch)
+        return apply_masks_to_state(state), cfg
+
     # ------------------------------------------------------------------ prediction
     def prediction_targets(self) -> dict:
         return {'student': self.student.predict, 'teacher': self.teacher_predict}
@@ -268,6 +278,17 @@ def compose_affine(outer: Any, inner: np.ndarray) -> np.ndarray:
     outer = np.asarray(outer, dtype=np.float64)
     return np.concatenate([outer[:, :2] @ inner[:, :2],
                            (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]], axis=1)
+
+
+def _normalisation(preprocessor: nn.Module | None) -> tuple | None:
+    """``(mean, std)`` of a preprocessor as Python floats, read once at build time (``None``
+    when it has none); the buffers may live on a device where values cannot be read later."""
+    if preprocessor is None or not hasattr(preprocessor, 'mean'):
+        return None
+    if preprocessor.mean.is_meta:  # built on the meta device (parameter counts): no values
+        return None
+    return (tuple(preprocessor.mean.flatten().tolist()),
+            tuple(preprocessor.std.flatten().tolist()))
 
 
 def _num_keypoints(estimator: nn.Module) -> int | None:
