@@ -23,10 +23,11 @@ from test_models_learn import _fixed_batch, _pck
 from test_train_eval_integration import _ok, run_tool
 
 from poseforge.distillers import ModulePathError
+from poseforge.distillers.kd.geometry import resample_to_student
 from poseforge.distillers.kd.pruning import prunable_keys
 from poseforge.engine.checkpoint import atomic_torch_save, safe_load
 from poseforge.registry import MODELS
-from poseforge.utils.config import load_config
+from poseforge.utils.config import ConfigError, load_config
 
 pytestmark = pytest.mark.slow
 TEACHER_CODEC = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=2.0)
@@ -154,6 +155,32 @@ def test_a_wrong_module_path_is_a_config_error_naming_the_closest_paths(tiny_tea
                 teacher_head='teacher.backbone.stacks.0.scor')]
     with pytest.raises(ModulePathError, match=r"teacher\.backbone\.stacks\.0\.score"):
         build_distiller(ckpt, distill=bad)
+
+
+def test_a_keypoint_subset_learns_from_the_mapped_teacher_keypoints(tiny_teacher):
+    ckpt = tiny_teacher[0]
+    student = copy.deepcopy(STUDENT)
+    student['backbone']['num_keypoints'] = 4
+    model = build_distiller(ckpt, student=student, keypoint_map=[0, 4, 8, -1],
+                            distill=[ALL_LOSSES[0], ALL_LOSSES[3]])
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        student_out = model.student(x, mode='tensor')
+        teacher_in = model.teacher_inputs(x)
+        teacher_out = model.teacher(teacher_in, mode='tensor')
+    assert teacher_in.shape[-2:] == (64, 64)
+    ctx = model.context(x, teacher_in, student_out, teacher_out, torch.ones(2, 4), None)
+    full = resample_to_student(model.teacher.head.predict(teacher_out), (64, 64), (32, 32),
+                               (8, 8))
+    assert torch.allclose(ctx.teacher_on_student[:, :3], full[:, [0, 4, 8]])
+    assert not ctx.teacher_on_student[:, 3].any()
+    assert ctx.kd_weights.tolist() == [[1.0, 1.0, 1.0, 0.0]] * 2
+    assert ctx.teacher_kd_weights.shape == (2, 21) and bool((ctx.teacher_kd_weights == 1).all())
+    losses = model(x, dict(heatmaps=torch.rand(2, 4, 8, 8), keypoint_weights=torch.ones(2, 4)),
+                   mode='loss')
+    assert torch.isfinite(losses['loss_hm']) and torch.isfinite(losses['loss_head'])
+    with pytest.raises(ConfigError, match='give keypoint_map'):
+        build_distiller(ckpt, student=student)
 
 
 def test_label_free_distillation_needs_no_targets(tiny_teacher):

@@ -309,3 +309,14 @@ def test_global_magnitude_pruning_hits_the_sparsity_and_keeps_earlier_zeros():
     assert sparsity_of(state)['zeros'] == round(0.75 * total)
     # BatchNorm is not pruned and not counted
     assert sparsity_of(state)['total'] == total
+
+
+def test_teacher_predictions_map_back_through_the_resize_and_the_crop():
+    from poseforge.distillers.kd.distiller import compose_affine, to_student_pixels
+    rng = np.random.default_rng(5)
+    crop_to_image = rng.standard_normal((2, 3))
+    x_s = rng.uniform(0, 32, (10, 2))
+    x_t = (x_s + 0.5) * np.array([64 / 32, 48 / 32]) - 0.5  # a 32x32 crop resized to 64 (w) x 48
+    composed = compose_affine(crop_to_image, to_student_pixels((48, 64), (32, 32)))
+    direct = x_s @ crop_to_image[:, :2].T + crop_to_image[:, 2]
+    assert np.allclose(x_t @ composed[:, :2].T + composed[:, 2], direct)
