@@ -100,8 +100,10 @@ DATASETS = _child(MMENGINE_DATASETS, 'dataset', 'poseforge.datasets')
 TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms')
 METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics')
 EVALUATORS = _child(MMENGINE_EVALUATOR, 'evaluator', 'poseforge.evaluation')
-# NSRM's LimbWeightDecayHook lives with its model (poseforge.models.nsrm).
-HOOKS = _child(MMENGINE_HOOKS, 'hook', 'poseforge.engine', 'poseforge.models.nsrm')
+# NSRM's LimbWeightDecayHook lives with its model (poseforge.models.nsrm), the KD-ticket
+# pruning hook with the distillers.
+HOOKS = _child(MMENGINE_HOOKS, 'hook', 'poseforge.engine', 'poseforge.models.nsrm',
+               'poseforge.distillers.kd.pruning')
 FUNCTIONS = _child(MMENGINE_FUNCTIONS, 'function', 'poseforge.datasets')
 DATA_SAMPLERS = _child(MMENGINE_DATA_SAMPLERS, 'data sampler', 'poseforge.datasets')
 LOOPS = _child(MMENGINE_LOOPS, 'loop', 'poseforge.engine')

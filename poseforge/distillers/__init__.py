@@ -13,3 +13,6 @@ from poseforge.distillers.teacher import build_frozen_teacher, teacher_checkpoin
 __all__ = ['base', 'export', 'losses', 'okdhp', 'recorder', 'teacher', 'BaseDistiller',
            'with_backbone', 'FeatureAggregationUnit', 'OKDHPDistiller', 'ModulePathError',
            'ModuleRecorder', 'build_frozen_teacher', 'teacher_checkpoints_optional']
+
+from poseforge.distillers import kd  # noqa: E402,F401  (teacher -> student KD, issue 13)
+__all__ += ['kd']

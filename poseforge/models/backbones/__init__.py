@@ -2,6 +2,8 @@
 live in their own packages: :mod:`poseforge.models.nsrm`, :mod:`poseforge.models.rmgmn`."""
 from poseforge.models.backbones.cpm import ARCH_SETTINGS, CPM, CPMArch
 from poseforge.models.backbones.hourglass import StackedHourglass
+from poseforge.models.backbones.mobilenet_v2 import MobileNetV2Pose
 from poseforge.models.backbones.sia_gcn import SIAGCN, GraphRefinement
 
-__all__ = ['ARCH_SETTINGS', 'CPM', 'CPMArch', 'SIAGCN', 'GraphRefinement', 'StackedHourglass']
+__all__ = ['ARCH_SETTINGS', 'CPM', 'CPMArch', 'SIAGCN', 'GraphRefinement', 'StackedHourglass',
+           'MobileNetV2Pose']
