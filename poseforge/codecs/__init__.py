@@ -4,5 +4,6 @@ Importing this package registers every codec (the registry's lazy ``locations`` 
 """
 from poseforge.codecs import limb_masks  # noqa: F401  (NSRM's LPM/LDM limb targets)
 from poseforge.codecs.msra_heatmap import MSRAHeatmap, gaussian_blur_kernel
+from poseforge.codecs.relative_depth import RelativeDepth
 
-__all__ = ['MSRAHeatmap', 'gaussian_blur_kernel']
+__all__ = ['MSRAHeatmap', 'RelativeDepth', 'gaussian_blur_kernel']

@@ -1,6 +1,7 @@
 """Models: importing this package registers every backbone, head, loss, preprocessor and
 estimator in ``poseforge.registry.MODELS``."""
 from poseforge.models import backbones, data_preprocessors, estimators, graph, heads, losses
+from poseforge.models import dggan  # noqa: F401  (DGGAN and its networks)
 from poseforge.models.backbones import CPM, NSRM
 from poseforge.models.data_preprocessors import PoseDataPreprocessor
 from poseforge.models.estimators import TopdownPoseEstimator
