@@ -1,7 +1,8 @@
 # DGGAN on the generated hands, CPU-sized (configs/_base_/models/dggan_cpm-light_128.py): the
 # generator writes metric depth for every view, so the GAN's real samples and the regulariser's
 # pretraining pairs are the generated depth maps (depth/<split>/*.png, mm). Shared by the four
-# stage configs beside this file; each sets model.stage, its schedule and load_from.
+# stage configs beside this file; each sets model.stage, its schedule and load_from. The test
+# pipeline loads the real depth too, so that `tools/eval.py --vis` draws it beside the generated.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/dggan_adam.py',
           '../_base_/datasets/synth_hands.py', '../_base_/datasets/_hand_3d_metrics.py',
           '../_base_/models/dggan_cpm-light_128.py']
@@ -9,7 +10,8 @@ from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 
 train_pipeline, test_pipeline = topdown_3d_pipelines(
     _base_.codec, _base_.depth_codec, padding=1.25, depth_format='mm_png',
-    depth_map_size=_base_.depth_size, rotate_factor=45.0, scale_factor=(0.75, 1.25))
+    depth_map_size=_base_.depth_size, test_depth=True, rotate_factor=45.0,
+    scale_factor=(0.75, 1.25))
 
 data_root = 'data/synth_hands'
 train_dataloader = dict(batch_size=32, dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -291,6 +291,7 @@ class DGGAN(BaseModel):
             if 'depth_map' in samples:
                 log.update(self.discriminator_step(rgb_small, fake01, samples, optim_wrapper))
             log.update(self.generator_step(inputs, samples, rgb_small, fake01, optim_wrapper))
+        log = {'loss': log.pop('loss'), **log}  # first, as mmengine's parse_losses puts it
         return {k: v.detach() if isinstance(v, Tensor) else v for k, v in log.items()}
 
     def _stepped(self, names: Sequence[str], optim_wrapper: OptimWrapperDict
