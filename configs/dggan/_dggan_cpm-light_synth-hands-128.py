@@ -1,9 +1,10 @@
 # DGGAN on the generated hands, CPU-sized (configs/_base_/models/dggan_cpm-light_128.py): the
 # generator writes metric depth for every view, so the GAN's real samples and the regulariser's
 # pretraining pairs are the generated depth maps (depth/<split>/*.png, mm). Shared by the four
-# stage configs beside this file; each sets model.stage, its schedule and load_from. The test
+# stage configs beside this file; each adds its stage's schedule (configs/_base_/schedules/
+# dggan_stage*.py) and sets model.stage and load_from. The test
 # pipeline loads the real depth too, so that `tools/eval.py --vis` draws it beside the generated.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/dggan_adam.py',
+_base_ = ['../_base_/default_runtime.py',
           '../_base_/datasets/synth_hands.py', '../_base_/datasets/_hand_3d_metrics.py',
           '../_base_/models/dggan_cpm-light_128.py']
 from poseforge.datasets.transforms.presets import topdown_3d_pipelines

@@ -111,8 +111,8 @@ def undistort_points(uv: np.ndarray, K: np.ndarray, dist: np.ndarray | None) -> 
     pts = uv.reshape(-1, 1, 2)
     criteria = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
     K = np.asarray(K, dtype=np.float64)
-    out = cv2.undistortPointsIter(pts, K, np.asarray(dist, dtype=np.float64).reshape(-1),
-                                  None, K, criteria)
+    out = cv2.undistortPoints(pts, K, np.asarray(dist, dtype=np.float64).reshape(-1),
+                              R=None, P=K, criteria=criteria)
     return out.reshape(uv.shape)
 
 

@@ -76,15 +76,17 @@ def register_stb_depth(depth_mm: np.ndarray, K_depth: np.ndarray | None = None,
     points = points[in_front]
     uvw = points @ K_color.T
     px, py, depth = uvw[:, 0] / uvw[:, 2], uvw[:, 1] / uvw[:, 2], points[:, 2]
-    out = np.full((h, w), np.inf)
-    for dx in (0, 1):
-        for dy in (0, 1):
-            x = np.floor(px).astype(np.int64) + dx
-            y = np.floor(py).astype(np.int64) + dy
-            ok = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-            np.minimum.at(out, (y[ok], x[ok]), depth[ok])
-    out[~np.isfinite(out)] = 0.0
-    return out.astype(np.float32)
+    x0, y0 = np.floor(px).astype(np.int64), np.floor(py).astype(np.int64)
+    xs = np.concatenate([x0, x0 + 1, x0, x0 + 1])
+    ys = np.concatenate([y0, y0, y0 + 1, y0 + 1])
+    zs = np.tile(depth, 4)
+    ok = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    index, zs = ys[ok] * w + xs[ok], zs[ok]
+    order = np.lexsort((zs, index))  # by pixel, nearest first
+    first = np.unique(index[order], return_index=True)[1]
+    out = np.zeros(h * w, dtype=np.float64)
+    out[index[order][first]] = zs[order][first]
+    return out.reshape(h, w).astype(np.float32)
 
 
 def crop_depth(depth: np.ndarray, input_to_image: np.ndarray, input_size: Sequence[int],
