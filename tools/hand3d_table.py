@@ -3,6 +3,7 @@
 
     python tools/hand3d_table.py [--data-root data/synth_hands] [--iters 600] [--batch 16]
                                  [--regularizer-iters 300] [--gan-iters 300] [--seed 0]
+                                 [--threads 1]
                                  [--work-dir work_dirs/hand3d_table] [--out FILE.md]
 
 Rows (all on the light CPM trunk, 128 x 128 crops, the generated hands' test split):
@@ -53,6 +54,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--gan-iters', type=int, default=300)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=1, help='dataloader workers')
+    parser.add_argument('--threads', type=int, default=1,
+                        help='torch intra-op threads per process (OMP_NUM_THREADS)')
     parser.add_argument('--work-dir', default='work_dirs/hand3d_table')
     parser.add_argument('--out', default=None, help='markdown table (default: in --work-dir)')
     parser.add_argument('--rows', nargs='+', default=['cpm', 'hand3d', 'dggan'],
@@ -60,11 +63,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def run(args: list[str], log: str) -> None:
-    """A tool in a subprocess, its output kept in ``log``; a failure shows the log's tail."""
+def run(args: list[str], log: str, threads: int = 1) -> None:
+    """A tool in a subprocess, its output kept in ``log``; a failure shows the log's tail.
+
+    ``threads`` sets the subprocess's OpenMP / MKL threads: on a CPU shared with other jobs,
+    one intra-op thread per process runs several times faster than one per core, whose threads
+    wait at every barrier for a core another job holds."""
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with open(log, 'w') as f:
         proc = subprocess.run([sys.executable, *args], cwd=ROOT_DIR, stdout=f,
-                              stderr=subprocess.STDOUT, text=True)
+                              stderr=subprocess.STDOUT, text=True, env=env)
     if proc.returncode != 0:
         with open(log) as f:
             tail = f.read()[-3000:]
@@ -109,7 +117,8 @@ def train_and_eval(base: str, work_dir: str, iters: int, args: argparse.Namespac
     """``(checkpoint, metrics, seconds)`` of one training run (and its test evaluation)."""
     config = stage_config(base, work_dir, iters, args, load_from, pose_lr)
     start = time.time()
-    run(['tools/train.py', config, '--work-dir', work_dir], osp.join(work_dir, 'train.log'))
+    run(['tools/train.py', config, '--work-dir', work_dir], osp.join(work_dir, 'train.log'),
+        args.threads)
     seconds = time.time() - start
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         ckpt = f.read().strip()
@@ -117,7 +126,7 @@ def train_and_eval(base: str, work_dir: str, iters: int, args: argparse.Namespac
     if evaluate:
         out = osp.join(work_dir, 'metrics.json')
         run(['tools/eval.py', config, ckpt, '--work-dir', work_dir, '--out', out],
-            osp.join(work_dir, 'eval.log'))
+            osp.join(work_dir, 'eval.log'), args.threads)
         with open(out) as f:
             metrics = json.load(f)
     return ckpt, metrics, seconds
