@@ -241,3 +241,25 @@ def test_regulariser_target_follows_the_option():
         assert (grad > 0) == generator_learns, target
     with pytest.raises(ValueError, match='regularizer_target'):
         MODELS.build(tiny_dggan('joint', regularizer_target='both'))
+
+
+def test_amp_type_reaches_every_network_and_bad_optimiser_configs_fail():
+    """``tools/train.py --amp`` sets the top-level optim_wrapper type: each network's wrapper
+    takes it, and a joint step runs under bf16 autocast."""
+    from poseforge.engine.optim_wrapper import BF16AutocastOptimWrapper
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_dggan('joint'))
+    adam = dict(optimizer=dict(type='Adam', lr=1e-3))
+    wrappers = MultiOptimWrapperConstructor(dict(
+        type='BF16AutocastOptimWrapper', pose_net=adam, generator=adam, discriminator=adam,
+        regularizer=adam))(model)
+    assert all(isinstance(w, BF16AutocastOptimWrapper) for w in wrappers.values())
+    before = snapshot(model)
+    log = model.train_step(synthetic_batch(), wrappers)
+    assert torch.isfinite(log['loss']) and len(changed(before, model)) == 4
+    with pytest.raises(ValueError, match="no network 'generatr'"):
+        MultiOptimWrapperConstructor(dict(generatr=adam))(model)
+    with pytest.raises(ValueError, match='one entry per'):
+        MultiOptimWrapperConstructor(dict(generator=dict(lr=1e-3)))
+    with pytest.raises(TypeError, match='MultiOptimWrapperConstructor'):
+        model.train_step(synthetic_batch(), wrappers['generator'])

@@ -23,6 +23,7 @@ import copy
 
 from mmengine.model import is_model_wrapper
 from mmengine.optim import DefaultOptimWrapperConstructor, OptimWrapperDict
+from mmengine.registry import DefaultScope
 from torch import nn
 
 from poseforge.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -64,5 +65,8 @@ class MultiOptimWrapperConstructor:
             cfg = copy.deepcopy(cfg)
             cfg.setdefault('type', self.default_type or 'OptimWrapper')
             paramwise = cfg.pop('paramwise_cfg', None)
-            wrappers[name] = DefaultOptimWrapperConstructor(cfg, paramwise)(module)
+            # poseforge's wrapper types (bf16 autocast) also when built outside a Runner
+            scope = DefaultScope.get_current_instance()
+            with DefaultScope.overwrite_default_scope(scope.scope_name if scope else 'poseforge'):
+                wrappers[name] = DefaultOptimWrapperConstructor(cfg, paramwise)(module)
         return OptimWrapperDict(**wrappers)
