@@ -128,3 +128,41 @@ def test_metric_names_the_root_and_what_was_granted():
                           pred_keypoints_3d_est_given='no-gt') for p, g in zip(pred, gt)])
     assert est.evaluate(6)['EPE3D/wrist/no-gt'] == pytest.approx(
         wrist['EPE3D/wrist/gt-root-depth+bone'])
+
+
+def test_estimator_predicts_both_reconstructions_and_flip_averages_depth(real_hands):
+    """The 3D estimator's predict output: 2D in image px, relative depths (flip test: the mean
+    of the plain and the mirrored crop's, reordered), the granted 3D (its root at the true root
+    depth plus the predicted root offset) and the estimated one, each labelled."""
+    from test_dggan import tiny_pose_net
+
+    from poseforge.registry import MODELS
+    torch.manual_seed(0)
+    net = MODELS.build(dict(tiny_pose_net(), test_cfg=dict(flip_test=True, granted='gt')))
+    net.eval()
+    info = real_hands[0]
+    meta = dict(input_to_image=np.array([[2.0, 0, 10], [0, 2.0, 20]], np.float32),
+                K=info['K'], keypoints_3d=info['keypoints_3d'], flip_indices=list(range(21)))
+    inputs = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        result = net.predict(inputs, dict(meta=[meta]))[0]
+        _, plain = net.forward_pose(inputs)
+        _, mirrored = net.forward_pose(inputs.flip(-1))
+    assert np.allclose(result['pred_keypoint_depth'], (0.5 * (plain + mirrored))[0].numpy(),
+                       atol=1e-6)
+    assert result['pred_keypoints_3d_given'] == 'gt-root-depth+bone'
+    assert result['pred_keypoints_3d_est_given'] == 'no-gt'
+    _, root, length = encode_relative_depth(info['keypoints_3d'].astype(np.float64))
+    assert result['pred_keypoints_3d'][0, 2] == pytest.approx(
+        root + length * result['pred_keypoint_depth'][0], rel=1e-5)
+    # both reconstructions lie on the rays of the predicted 2D
+    for key in ('pred_keypoints_3d', 'pred_keypoints_3d_est'):
+        assert np.allclose(project_points(result[key].astype(np.float64), info['K']),
+                           result['pred_keypoints'], atol=1e-2)
+    assert 100.0 <= result['pred_keypoints_3d_est'][0, 2] <= 3000.0  # root_depth_range
+    # without ground truth (a demo) the main prediction is the estimated one
+    net.test_cfg['granted'] = 'none'
+    with torch.no_grad():
+        demo = net.predict(inputs, dict(meta=[dict(meta, keypoints_3d=None)]))[0]
+    assert demo['pred_keypoints_3d_given'] == 'no-gt'
+    assert np.allclose(demo['pred_keypoints_3d'], demo['pred_keypoints_3d_est'])
