@@ -66,7 +66,7 @@ def _numpy_or_tensor(fn):
     def wrapper(first, *args, **kwargs):
         if isinstance(first, Tensor):
             return fn(first, *args, **kwargs)
-        args = [as_tensor(a) if isinstance(a, (np.ndarray, list, tuple)) else a for a in args]
+        args = [as_tensor(a) if isinstance(a, np.ndarray) else a for a in args]
         out = fn(as_tensor(first), *args, **kwargs)
         if isinstance(out, tuple):
             return tuple(o.numpy() for o in out)

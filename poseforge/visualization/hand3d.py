@@ -14,9 +14,11 @@ import numpy as np
 __all__ = ['skeleton_3d_views', 'depth_panels', 'hand3d_row', 'hand3d_grid',
            'draw_hand3d_predictions', 'DEFAULT_VIEWS']
 
-#: (elevation, azimuth) in degrees of the two 3D views: the camera's own view (looking down
-#: +z, image up = -y) and one from above-side, where depth errors show as offsets.
-DEFAULT_VIEWS: tuple[tuple[float, float], ...] = ((-90.0, -90.0), (0.0, 0.0))
+#: The two 3D views, (elevation, azimuth, title) in matplotlib's terms for the axes (x, depth,
+#: -y): the camera's own view (x to the right, image y down, as in the crop) and the view from
+#: the camera's right (+x), where depth runs to the right and depth errors show as offsets.
+DEFAULT_VIEWS: tuple[tuple[float, float, str], ...] = (
+    (0.0, -90.0, 'camera view'), (0.0, 0.0, 'side view (farther: right)'))
 
 
 def _canvas(width_px: int, height_px: int, dpi: int = 100):
@@ -40,40 +42,46 @@ def _limb_colours(limbs: Sequence[Sequence[int]], colours: Sequence[Sequence[int
 
 def skeleton_3d_views(pred: np.ndarray, gt: np.ndarray | None, limbs: Sequence[Sequence[int]],
                       limb_colours: Sequence[Sequence[int]] | None = None,
-                      views: Sequence[tuple[float, float]] = DEFAULT_VIEWS,
+                      views: Sequence[tuple[float, float, str]] = DEFAULT_VIEWS,
                       root: int = 0, size: int = 240, title: str | None = None) -> np.ndarray:
     """``(size, size * len(views), 3)`` image: the predicted skeleton (coloured limbs) over the
-    true one (black, dashed), both centred on their own root, from each ``(elev, azim)``.
+    true one (black, dashed), both centred on their own root, one panel per view.
 
     Args:
-        pred, gt: ``(K, 3)`` mm (camera frame or root-relative); ``gt`` may be None.
+        pred, gt: ``(K, 3)`` mm, camera frame (x right, y down, z depth) or root-relative;
+            ``gt`` may be None.
         limbs: ``(parent, child)`` pairs; ``limb_colours`` RGB 0-255 per limb.
+        views: ``(elevation, azimuth, title)`` for axes (x, depth, -y) (:data:`DEFAULT_VIEWS`).
+        title: a line under the panels (e.g. what the prediction was given).
     """
-    pred = np.asarray(pred, dtype=np.float64)
-    pred = pred - pred[root]
-    gt = None if gt is None else np.asarray(gt, dtype=np.float64) - np.asarray(gt)[root]
+    def to_axes(points: np.ndarray) -> np.ndarray:  # (x, y, z) -> (x, z, -y): image up is up
+        points = np.asarray(points, dtype=np.float64)
+        points = points - points[root]
+        return np.stack([points[:, 0], points[:, 2], -points[:, 1]], axis=1)
+
+    pred = to_axes(pred)
+    gt = None if gt is None else to_axes(gt)
     points = pred if gt is None else np.concatenate([pred, gt])
     half = max(float(np.abs(points).max()), 1.0) * 1.05
     colours = _limb_colours(limbs, limb_colours)
     fig = _canvas(size * len(views), size)
-    for i, (elev, azim) in enumerate(views):
+    for i, (elev, azim, name) in enumerate(views):
         ax = fig.add_subplot(1, len(views), i + 1, projection='3d')
         for (a, b), colour in zip(limbs, colours):
             if gt is not None:
-                ax.plot(*gt[[a, b]].T, color='k', lw=1.2, ls='--')
+                ax.plot(*gt[[a, b]].T, color='k', lw=1.0, ls='--')
             ax.plot(*pred[[a, b]].T, color=colour, lw=2.0)
-        ax.scatter(*pred.T, s=6, color='tab:red')
+        ax.scatter(*pred[root:root + 1].T, s=12, color='k')
         ax.set(xlim=(-half, half), ylim=(-half, half), zlim=(-half, half))
         ax.set_box_aspect((1, 1, 1))
         ax.view_init(elev=elev, azim=azim)
-        ax.set_xlabel('x', fontsize=6, labelpad=-12)
-        ax.set_ylabel('y', fontsize=6, labelpad=-12)
-        ax.set_zlabel('z (depth)', fontsize=6, labelpad=-12)
-        ax.tick_params(labelsize=0, length=0)
-        ax.set_title(f'elev {elev:g}, azim {azim:g}', fontsize=7)
+        ax.set_xticklabels([])
+        ax.set_yticklabels([])
+        ax.set_zticklabels([])
+        ax.set_title(name, fontsize=7, pad=0)
     if title:
-        fig.suptitle(title, fontsize=8)
-    fig.subplots_adjust(left=0, right=1, bottom=0, top=0.9, wspace=0)
+        fig.text(0.5, 0.01, title, ha='center', va='bottom', fontsize=7)
+    fig.subplots_adjust(left=0, right=1, bottom=0.05, top=0.93, wspace=0)
     return _to_array(fig)
 
 
@@ -116,7 +124,7 @@ def hand3d_row(record: Mapping[str, Any], metainfo: Mapping[str, Any],
                              limb_colors=metainfo.get('limb_colors'), radius=2, thickness=1)
         panels.append(_fit_height(crop, height))
     given = record.get('pred_keypoints_3d_given')
-    title = f'3D: prediction (colour) vs truth (black); {given}' if given else None
+    title = 'prediction (colour) vs truth (dashed)' + (f', given: {given}' if given else '')
     panels.append(skeleton_3d_views(record['pred_keypoints_3d'], record.get('keypoints_3d'),
                                     limbs, metainfo.get('limb_colors'), size=height,
                                     title=title))
