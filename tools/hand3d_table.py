@@ -190,17 +190,17 @@ def main(argv=None) -> list[dict]:
                 (DGGAN_STAGES[2], args.gan_iters, False, False),
                 (DGGAN_STAGES[3], args.iters - half, True, True)]
         ckpt, total, metrics = None, 0.0, {}
-        stage_metrics = {}
+        stage_metrics, stage_seconds = {}, {}
         for stage, iters, pose_lr, evaluate in plan:
             ckpt, metrics, sec = train_and_eval(DGGAN_CONFIG.format(stage),
                                                 osp.join(work, f'dggan_{stage}'), iters, args,
                                                 load_from=ckpt, pose_lr=pose_lr,
                                                 evaluate=evaluate)
             total += sec
-            stage_metrics[stage] = metrics
+            stage_metrics[stage], stage_seconds[stage] = metrics, sec
         rows.append(row_values(
-            'DGGAN after stage 1 (pose network alone)', stage_metrics[DGGAN_STAGES[0]], 0.0,
-            f'{half} it'))
+            'DGGAN after stage 1 (pose network alone)', stage_metrics[DGGAN_STAGES[0]],
+            stage_seconds[DGGAN_STAGES[0]], f'{half} it'))
         rows.append(row_values('DGGAN (4 stages)', metrics, total,
                                f'{half} + {args.iters - half} pose it; regulariser '
                                f'{args.regularizer_iters} it, GAN {args.gan_iters} it'))
