@@ -142,9 +142,11 @@ class DGGAN(BaseModel):
         self.discriminator = _build(discriminator)
         self.regularizer = _build(regularizer)
         self.gan_loss = _build(gan_loss if gan_loss is not None else dict(type='GANLoss'))
-        self.image_pool = ImagePool(pool_size)
         self.stage = stage
         self.depth_size = (int(depth_size[0]), int(depth_size[1]))
+        # D's input, cat[RGB, depth] at depth_size, allocated now: fixed checkpoint shapes
+        self.image_pool = ImagePool(pool_size, image_shape=(4, self.depth_size[1],
+                                                           self.depth_size[0]))
         out = getattr(self.regularizer, 'output_size', None)
         if out is not None and (out, out) != self.depth_size:
             raise ValueError(f'DGGAN: the regulariser renders {out}x{out} maps but depth_size '

@@ -8,9 +8,11 @@ its place), and otherwise returned as it is.
 
 Unlike the original (a Python list), the pool is a module with two buffers, ``images`` and
 ``num_images``, so it is part of the model's state dict: a checkpoint carries its contents and
-fill level, and ``--resume`` continues with the same history. The buffer takes its shape from
-the first batch (``capacity`` x C x H x W) and is resized to whatever a checkpoint holds when
-one is loaded. Randomness comes from torch's global generator (seeded by the runner).
+fill level, and ``--resume`` continues with the same history. With ``image_shape`` the buffer is
+allocated at its full size up front (``capacity`` x C x H x W, what DGGAN does), so every
+checkpoint of the model has the same keys and shapes and strict loading accepts it; without,
+it takes its shape from the first batch and is resized to whatever a checkpoint holds. Randomness
+comes from torch's global generator (seeded by the runner).
 """
 from __future__ import annotations
 
@@ -28,15 +30,19 @@ class ImagePool(nn.Module):
     Args:
         capacity: images kept (pix2pix: 50); 0 disables the pool (``query`` returns its input).
         swap_prob: probability that a new image replaces a stored one once the pool is full.
+        image_shape: ``(C, H, W)`` of the images, to allocate the buffer now (module docstring).
     """
 
-    def __init__(self, capacity: int = 50, swap_prob: float = 0.5) -> None:
+    def __init__(self, capacity: int = 50, swap_prob: float = 0.5,
+                 image_shape: tuple[int, ...] | None = None) -> None:
         super().__init__()
         if capacity < 0:
             raise ValueError(f'ImagePool: capacity must be >= 0, got {capacity}')
         self.capacity = int(capacity)
         self.swap_prob = float(swap_prob)
-        self.register_buffer('images', torch.zeros(0))
+        images = (torch.zeros(0) if image_shape is None or capacity == 0
+                  else torch.zeros((capacity, *image_shape)))
+        self.register_buffer('images', images)
         self.register_buffer('num_images', torch.zeros((), dtype=torch.long))
 
     def __len__(self) -> int:
@@ -48,11 +54,12 @@ class ImagePool(nn.Module):
         images = images.detach()
         if self.capacity == 0:
             return images
-        if self.images.shape[1:] != images.shape[1:] or self.images.dtype != images.dtype:
-            if int(self.num_images) > 0:
+        if self.images.shape[1:] != images.shape[1:]:
+            if int(self.num_images) > 0 or self.images.numel() > 0:
                 raise ValueError(f'ImagePool: images of shape {tuple(images.shape[1:])} do not '
                                  f'match the pool\'s {tuple(self.images.shape[1:])}')
             self.images = images.new_zeros((self.capacity, *images.shape[1:]))
+        images = images.to(self.images.dtype)
         out = images.clone()
         draws = torch.rand(len(images), device='cpu')
         slots = torch.randint(0, self.capacity, (len(images),), device='cpu')
