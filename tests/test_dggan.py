@@ -7,12 +7,10 @@ from __future__ import annotations
 import copy
 import math
 
-import numpy as np
 import pytest
 import torch
 from mmengine.optim import OptimWrapperDict
 
-import poseforge  # noqa: F401  (registers everything)
 from poseforge.engine.multi_optim import MultiOptimWrapperConstructor
 from poseforge.models.dggan import DGGAN, DepthRegularizer, GANLoss, ImagePool
 from poseforge.registry import MODELS

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 import torch
 from mmengine.hooks import Hook

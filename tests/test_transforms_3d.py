@@ -9,7 +9,6 @@ import pytest
 from mmengine.dataset import Compose
 from mmengine.registry import DefaultScope
 
-import poseforge  # noqa: F401  (registers everything)
 from poseforge.codecs.relative_depth import project_points
 from poseforge.datasets.synth_hand import SynthHandDataset
 from poseforge.datasets.transforms import flip_camera_geometry

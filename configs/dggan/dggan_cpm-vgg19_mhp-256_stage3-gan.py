@@ -1,4 +1,5 @@
-# DGGAN stage3 (gan) on MHP: pix2pix (generator + discriminator, image pool 50). On RHD (MHP has no depth).
+# DGGAN stage3 (gan) on MHP: pix2pix (generator + discriminator, image pool 50). On RHD (MHP has
+# no depth).
 _base_ = ['./_dggan_cpm-vgg19_rhd-256.py', '../_base_/schedules/dggan_stage3-gan.py']
 from poseforge.models.dggan.stages import last_checkpoint
 

@@ -1,4 +1,5 @@
-# DGGAN stage2 (regularizer) on RHD: the depth regulariser alone on ground-truth (pose, depth) pairs.
+# DGGAN stage2 (regularizer) on RHD: the depth regulariser alone on ground-truth (pose, depth)
+# pairs.
 _base_ = ['./_dggan_cpm-vgg19_rhd-256.py', '../_base_/schedules/dggan_stage2-regularizer.py']
 from poseforge.models.dggan.stages import last_checkpoint
 

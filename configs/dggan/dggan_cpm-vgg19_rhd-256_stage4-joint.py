@@ -1,4 +1,5 @@
-# DGGAN stage4 (joint) on RHD: all four networks; L_G = L_GAN + 10 task, task L1 target the generated depth.
+# DGGAN stage4 (joint) on RHD: all four networks; L_G = L_GAN + 10 task, task L1 target the
+# generated depth.
 _base_ = ['./_dggan_cpm-vgg19_rhd-256.py', '../_base_/schedules/dggan_stage4-joint.py']
 from poseforge.models.dggan.stages import last_checkpoint
 

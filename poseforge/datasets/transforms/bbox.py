@@ -158,9 +158,9 @@ class RandomFlip(BaseTransform):
     ``keypoints_3d``, ``K``, ``dist``, ``R``, ``t`` and ``hand_side`` describe the flipped
     image (a flipped right hand is a left hand with mirrored 3D joints), so a transform after
     this one sees a consistent sample. ``PackPoseInputs`` maps ``meta`` back to the original
-    image, as it does for the 2D keypoints. The pixels are *not* flipped here: ``flip_pending`` tells
-    ``TopdownAffine`` to fold the flip into its warp (one pass instead of mmpose's full-image
-    flip + warp). Anything else that reads the full image gets it flipped via
+    image, as it does for the 2D keypoints. The pixels are *not* flipped here:
+    ``flip_pending`` tells ``TopdownAffine`` to fold the flip into its warp (one pass instead
+    of mmpose's full-image flip + warp). Anything else that reads the full image gets it flipped via
     :func:`~poseforge.datasets.transforms.loading.get_image`.
     """
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from poseforge.codecs.relative_depth import (reconstruct_3d, reconstruct_3d_estimated,
