@@ -145,6 +145,27 @@ def row_values(name: str, metrics: dict, seconds: float, note: str) -> dict:
     }
 
 
+ROW_ORDER = ('cpm', 'hand3d', 'dggan_stage1', 'dggan')
+
+
+def save_row(work: str, key: str, row: dict) -> None:
+    """Each row is kept in ``<work>/rows/<key>.json``, so that rerunning some rows
+    (``--rows``) rebuilds the whole table with the others' last results."""
+    os.makedirs(osp.join(work, 'rows'), exist_ok=True)
+    with open(osp.join(work, 'rows', f'{key}.json'), 'w') as f:
+        json.dump(row, f, indent=1)
+
+
+def saved_rows(work: str) -> list[dict]:
+    rows = []
+    for key in ROW_ORDER:
+        path = osp.join(work, 'rows', f'{key}.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                rows.append(json.load(f))
+    return rows
+
+
 def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
     def fmt(value, digits):
         return '—' if value is None else f'{value:.{digits}f}'
@@ -174,15 +195,14 @@ def main(argv=None) -> list[dict]:
         raise SystemExit(f"no generated hands in '{args.data_root}': run tools/generate_dataset.py "
                          f'--out {args.data_root} --num 2000 --views 2 --seed 0 --size 128')
     work = osp.join(ROOT_DIR, args.work_dir)
-    rows = []
     if 'cpm' in args.rows:
         _, metrics, sec = train_and_eval(CPM_CONFIG, osp.join(work, 'cpm'), args.iters, args)
-        rows.append(row_values('CPM (2D only)', metrics, sec, f'{args.iters} it'))
+        save_row(work, 'cpm', row_values('CPM (2D only)', metrics, sec, f'{args.iters} it'))
     if 'hand3d' in args.rows:
         _, metrics, sec = train_and_eval(HAND3D_CONFIG, osp.join(work, 'hand3d'), args.iters,
                                          args)
-        rows.append(row_values('3D estimator (no regulariser)', metrics, sec,
-                               f'{args.iters} it'))
+        save_row(work, 'hand3d', row_values('3D estimator (no regulariser)', metrics, sec,
+                                            f'{args.iters} it'))
     if 'dggan' in args.rows:
         half = args.iters // 2
         plan = [(DGGAN_STAGES[0], half, True, True),
@@ -198,12 +218,13 @@ def main(argv=None) -> list[dict]:
                                                 evaluate=evaluate)
             total += sec
             stage_metrics[stage], stage_seconds[stage] = metrics, sec
-        rows.append(row_values(
+        save_row(work, 'dggan_stage1', row_values(
             'DGGAN after stage 1 (pose network alone)', stage_metrics[DGGAN_STAGES[0]],
             stage_seconds[DGGAN_STAGES[0]], f'{half} it'))
-        rows.append(row_values('DGGAN (4 stages)', metrics, total,
-                               f'{half} + {args.iters - half} pose it; regulariser '
-                               f'{args.regularizer_iters} it, GAN {args.gan_iters} it'))
+        save_row(work, 'dggan', row_values(
+            'DGGAN (4 stages)', metrics, total, f'{half} + {args.iters - half} pose it; '
+            f'regulariser {args.regularizer_iters} it, GAN {args.gan_iters} it'))
+    rows = saved_rows(work)
     out = args.out or osp.join(work, 'hand3d_table.md')
     print(write_table(rows, args, out))
     with open(osp.splitext(out)[0] + '.json', 'w') as f:
