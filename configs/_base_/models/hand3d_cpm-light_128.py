@@ -14,7 +14,7 @@ model = dict(
                     heatmap_size=(16, 16), stage_channels=64, stage_kernel=3,
                     stage_dilations=(1, 2, 4), stage_norm=True, fc_channels=(512, 512),
                     loss_weight=0.1),
-    codec=depth_codec,
+    depth_codec=depth_codec,
     feature_module='trunk',
     depth_from_stage=-2,
     test_cfg=dict(flip_test=False, granted='gt', bone_length_prior=35.0),

@@ -14,7 +14,7 @@ model = dict(
     depth_head=dict(type='RelativeDepthHead', in_channels=128, num_keypoints=21,
                     heatmap_size=(32, 32), stage_channels=128, stage_kernel=7,
                     stage_dilations=(1, 1, 1, 1, 1), fc_channels=(512, 512), loss_weight=0.1),
-    codec=depth_codec,
+    depth_codec=depth_codec,
     feature_module='trunk',
     depth_from_stage=-2,
     test_cfg=dict(flip_test=False, granted='gt', bone_length_prior=35.0),

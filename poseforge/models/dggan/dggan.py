@@ -163,8 +163,8 @@ class DGGAN(BaseModel):
 
     # ------------------------------------------------------------------ building blocks
     @property
-    def codec(self) -> Any:
-        return _unwrap(self.pose_net).codec
+    def depth_codec(self) -> Any:
+        return _unwrap(self.pose_net).depth_codec
 
     def small_rgb(self, inputs: Tensor) -> Tensor:
         """The normalised RGB crop at ``depth_size`` (area-averaged when shrinking)."""
@@ -194,7 +194,7 @@ class DGGAN(BaseModel):
                            data_samples: Mapping) -> Tensor:
         """``(u, v, d)`` of the predicted pose: the predicted relative depths on the map scale
         (differentiable), with the labelled or the decoded (not differentiated) 2D."""
-        d = self.codec.normalise_relative(depth.float())
+        d = self.depth_codec.normalise_relative(depth.float())
         if self.regularizer_uv == 'gt':
             uv = data_samples['pose_uvd'][..., :2].float()
         else:

@@ -51,7 +51,7 @@ class Topdown3DPoseEstimator(TopdownPoseEstimator):
     Args:
         backbone, head: as :class:`TopdownPoseEstimator`.
         depth_head: a ``RelativeDepthHead`` config or module.
-        codec: the ``RelativeDepth`` codec (root joint, reference bone).
+        depth_codec: the ``RelativeDepth`` codec (root joint, reference bone).
         feature_module: the backbone submodule whose output is the depth head's feature input.
         depth_from_stage: which stage's maps the depth head reads (``-2``: the one before the
             last, as DGGAN's code runs its depth stage beside the last heatmap stage; a
@@ -65,15 +65,16 @@ class Topdown3DPoseEstimator(TopdownPoseEstimator):
     """
 
     def __init__(self, backbone: dict | nn.Module, head: dict | nn.Module,
-                 depth_head: dict | nn.Module, codec: dict | Any = None,
+                 depth_head: dict | nn.Module, depth_codec: dict | Any = None,
                  feature_module: str = 'trunk', depth_from_stage: int = -2,
                  data_preprocessor: dict | nn.Module | None = None,
                  test_cfg: dict | None = None, init_cfg: dict | None = None) -> None:
         super().__init__(backbone, head, data_preprocessor=data_preprocessor,
                          test_cfg=test_cfg, init_cfg=init_cfg)
         self.depth_head = _build(depth_head)
-        codec = dict(type='RelativeDepth') if codec is None else codec
-        self.codec = KEYPOINT_CODECS.build(codec) if isinstance(codec, dict) else codec
+        depth_codec = dict(type='RelativeDepth') if depth_codec is None else depth_codec
+        self.depth_codec = (KEYPOINT_CODECS.build(depth_codec) if isinstance(depth_codec, dict)
+                            else depth_codec)
         self.depth_from_stage = int(depth_from_stage)
         self.test_cfg.setdefault('granted', 'gt')
         if self.test_cfg['granted'] not in ('gt', 'none'):
@@ -204,13 +205,13 @@ class Topdown3DPoseEstimator(TopdownPoseEstimator):
         uv = undistort_points(keypoints, K, dist)
         prior = float(self.test_cfg['bone_length_prior'])
         estimated = reconstruct_3d_estimated(
-            uv, relative_depth, K, prior, self.codec.ref_bone,
+            uv, relative_depth, K, prior, self.depth_codec.ref_bone,
             root_range=self.test_cfg['root_depth_range']).astype(np.float32)
         out: dict[str, Any] = dict(pred_keypoints_3d_est=estimated,
                                    pred_keypoints_3d_est_given=GIVEN_NONE)
         truth = meta.get('keypoints_3d')
         if self.test_cfg['granted'] == 'gt' and truth is not None:
-            encoded = self.codec.encode(np.asarray(truth))
+            encoded = self.depth_codec.encode(np.asarray(truth))
             out['pred_keypoints_3d'] = reconstruct_3d(
                 uv, relative_depth, K, encoded['root_depth'],
                 encoded['ref_bone_length']).astype(np.float32)
