@@ -120,18 +120,18 @@ def test_registered_metric_end_to_end(hands, tmp_path):
     metric.process({}, samples[:3])
     metric.process({}, samples[3:])
     metrics = metric.evaluate(len(samples))
-    assert list(metrics)[0] == 'AUC3D_20-50'  # first: save_best='auto' picks it
-    assert metrics['EPE3D'] == pytest.approx(30.0 * 20 / 21)
-    assert metrics['AUC3D_20-50'] == pytest.approx((9 / 21 + (1 / 21 + 1) / 2 + 20) / 30)
+    assert list(metrics)[0] == 'AUC3D_20-50/wrist'  # first: save_best='auto' picks it
+    assert metrics['EPE3D/wrist'] == pytest.approx(30.0 * 20 / 21)
+    assert metrics['AUC3D_20-50/wrist'] == pytest.approx((9 / 21 + (1 / 21 + 1) / 2 + 20) / 30)
     # a pure offset is not a scale error: aligned numbers barely move (the bone (9, 10) moves
     # rigidly, so its length is unchanged and the alignment ratio is exactly 1)
-    assert metrics['EPE3D_aligned'] == pytest.approx(metrics['EPE3D'])
+    assert metrics['EPE3D_aligned/wrist'] == pytest.approx(metrics['EPE3D/wrist'])
     png = cv2.imread(str(tmp_path / 'curves' / 'pck3d_curve.png'))
     assert png is not None and png.shape[0] > 100
     saved = json.loads((tmp_path / 'curves' / 'pck3d_curve.json').read_text())
     assert saved['thresholds_mm'] == THRESHOLDS.tolist()
-    assert np.allclose(saved['curves']['PCK3D'][29], 1 / 21)
-    assert saved['curves']['PCK3D'][30] == 1.0
+    assert np.allclose(saved['curves']['PCK3D/wrist'][29], 1 / 21)
+    assert saved['curves']['PCK3D/wrist'][30] == 1.0
 
 
 def test_metric_options_and_errors(hands):
@@ -140,9 +140,10 @@ def test_metric_options_and_errors(hands):
     scaled = (hands - hands[:, :1]) * 2.0
     metric.process({}, [dict(pred_keypoints_3d=p, keypoints_3d=g) for p, g in zip(scaled, hands)])
     metrics = metric.evaluate(len(hands))
-    assert set(metrics) == {'AUC3D_20-50_aligned', 'EPE3D_aligned', 'EPE3D_median_aligned'}
-    assert metrics['EPE3D_aligned'] == pytest.approx(0.0, abs=1e-9)
-    assert metrics['AUC3D_20-50_aligned'] == pytest.approx(1.0)
+    assert set(metrics) == {'AUC3D_20-50_aligned/wrist', 'EPE3D_aligned/wrist',
+                            'EPE3D_median_aligned/wrist'}
+    assert metrics['EPE3D_aligned/wrist'] == pytest.approx(0.0, abs=1e-9)
+    assert metrics['AUC3D_20-50_aligned/wrist'] == pytest.approx(1.0)
     with pytest.raises(KeyError, match="needs 'pred_keypoints_3d'"):
         Hand3DMetric().process({}, [dict(keypoints_3d=hands[0])])
     with pytest.raises(ValueError, match="scale_align"):
@@ -173,7 +174,7 @@ def test_visibility_is_opt_in(hands):
                for p, g in zip(pred, hands)]
     default = Hand3DMetric(scale_align=False)
     default.process({}, samples)
-    assert default.evaluate(len(samples))['EPE3D'] == pytest.approx(30.0 * 20 / 21)
+    assert default.evaluate(len(samples))['EPE3D/wrist'] == pytest.approx(30.0 * 20 / 21)
     masked = Hand3DMetric(scale_align=False, visibility_key='keypoints_visible')
     masked.process({}, samples)
-    assert masked.evaluate(len(samples))['EPE3D'] == pytest.approx(0.0)
+    assert masked.evaluate(len(samples))['EPE3D/wrist'] == pytest.approx(0.0)

@@ -7,7 +7,9 @@
                          [--launcher none|pytorch|slurm]
 
 Prints a metric table, writes every metric to ``--out`` (default: <work dir>/metrics.json), and
-with ``--vis N`` draws N predictions (ground truth in white) into <work dir>/predictions.png.
+with ``--vis N`` draws N predictions (ground truth in white) into <work dir>/predictions.png
+(3D models: also predictions_3d.png, predicted vs true 3D skeletons from two viewpoints and,
+for DGGAN, the generated depth beside the real one).
 
 The checkpoint must fit the config's model exactly (a checkpoint of another model is refused
 with the keys that differ); an unreadable checkpoint or image, or an empty test set, stops with
@@ -124,6 +126,10 @@ def main(argv=None) -> dict:
         meta = runner.test_dataloader.dataset.metainfo
         png = draw_predictions(dump, meta, args.vis, osp.join(cfg.work_dir, 'predictions.png'))
         print(f'prediction drawing written to {png}')
+        from poseforge.visualization.hand3d import draw_hand3d_predictions  # 3D models only
+        png_3d = draw_hand3d_predictions(runner, args.vis, cfg.work_dir)
+        if png_3d:
+            print(f'3D drawing (skeletons from two views, depth maps) written to {png_3d}')
     return metrics
 
 

@@ -9,7 +9,7 @@
 # 256x256 crops -> 64x64 heatmaps (sigma 2), mmpose's hand setting; `make bench` measures the
 # CPM setting (368 -> 46, sigma 1) with --codec-options input_size=(368,368) ... as well.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/onehand10k.py',
-          '../_base_/codecs/msra_256.py']
+          '../_base_/codecs/msra_256_stride4.py']
 train_dataloader = dict(dataset=dict(
     data_root='../shared/fixtures/onehand10k',
     ann_file='test_onehand10k.json',

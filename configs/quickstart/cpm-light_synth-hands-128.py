@@ -1,22 +1,21 @@
 # The quick start: a light CPM trained on the CPU on generated hands (make quickstart).
 # 128x128 crops -> 16x16 heatmaps (light_s8: stride 8, so each stage sees the whole hand).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
-          '../_base_/datasets/synth_hands.py']
+          '../_base_/datasets/synth_hands.py', '../_base_/codecs/msra_128.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
-
-codec = dict(type='MSRAHeatmap', input_size=(128, 128), heatmap_size=(16, 16), sigma=1.0)
 
 model = dict(
     type='TopdownPoseEstimator',
     # channels_last: the light model's convolutions run 1.5-3x faster on CPUs in that layout.
     data_preprocessor=dict(type='PoseDataPreprocessor', channels_last=True),
     backbone=dict(type='CPM', arch='light_s8', num_keypoints=21),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'), decoder=codec),
+    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'),
+              decoder=_base_.codec),
     test_cfg=dict(flip_test=False),
 )
 
-train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, rotate_factor=45.0,
-                                                  scale_factor=(0.75, 1.25))
+train_pipeline, test_pipeline = topdown_pipelines(_base_.codec, padding=1.25,
+                                                  rotate_factor=45.0, scale_factor=(0.75, 1.25))
 
 data_root = 'data/synth_hands'
 train_dataloader = dict(batch_size=32, dataset=dict(data_root=data_root, pipeline=train_pipeline))

@@ -5,5 +5,6 @@ NSRM's limb-mask targets live with the model: :mod:`poseforge.models.nsrm.limb_m
 """
 from poseforge.codecs.center_box import CenterBoxCodec
 from poseforge.codecs.msra_heatmap import MSRAHeatmap, gaussian_blur_kernel
+from poseforge.codecs.relative_depth import RelativeDepth
 
-__all__ = ['CenterBoxCodec', 'MSRAHeatmap', 'gaussian_blur_kernel']
+__all__ = ['CenterBoxCodec', 'MSRAHeatmap', 'RelativeDepth', 'gaussian_blur_kernel']

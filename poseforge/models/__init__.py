@@ -4,8 +4,8 @@ estimator in ``poseforge.registry.MODELS`` (and NSRM's limb-weight hook in ``HOO
 Layout: generic parts by kind (``backbones/``, ``heads/``, ``losses/``, ``estimators/``,
 ``data_preprocessors/``); a structure family with its own targets and head in one package
 (``nsrm/``, ``rmgmn/``)."""
-from poseforge.models import (backbones, data_preprocessors, detectors, estimators, heads,
-                              losses, nsrm, rmgmn)
+from poseforge.models import (backbones, data_preprocessors, detectors, dggan, estimators,
+                              heads, losses, nsrm, rmgmn)
 from poseforge.models.backbones import CPM, SIAGCN
 from poseforge.models.data_preprocessors import PoseDataPreprocessor
 from poseforge.models.estimators import TopdownPoseEstimator

@@ -1,3 +1,3 @@
-# 256x256 crops -> 64x64 heatmaps (stride 4), Gaussian sigma 2: mmpose's hand setting and the
-# OKDHP authors' MPII hourglass setting. Configs that use it refer to `_base_.codec`.
-codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2.0)
+# The hand CPM at a 256x256 crop (DGGAN's size): 32x32 heatmaps (stride 8), Gaussian sigma 1
+# cell (DGGAN's code: sigma 8 px at 256). Configs refer to `_base_.codec`.
+codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(32, 32), sigma=1.0)

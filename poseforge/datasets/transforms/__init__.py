@@ -10,8 +10,9 @@ from poseforge.datasets.transforms.affine import (TopdownAffine, fix_aspect_rati
                                                   transform_points)
 from poseforge.datasets.transforms.base import BaseTransform
 from poseforge.datasets.transforms.bbox import (GetBBoxCenterScale, RandomBBoxTransform,
-                                                RandomFlip, flip_bbox_xyxy, flip_keypoints,
-                                                flip_points)
+                                                RandomFlip, flip_bbox_xyxy, flip_camera_geometry,
+                                                flip_keypoints, flip_points)
+from poseforge.datasets.transforms.depth import GenerateDepthTarget, LoadDepth
 from poseforge.datasets.transforms.detection import (DetAffine, GenerateBoxTargets,
                                                      PackDetInputs, letterbox_matrix)
 from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS, PackPoseInputs
@@ -27,4 +28,5 @@ __all__ = [
     'PhotometricAug', 'GenerateTarget', 'PackPoseInputs', 'EncodedImage',
     'get_image', 'decode_image', 'jpeg_header', 'get_warp_matrix', 'fix_aspect_ratio',
     'flip_matrix', 'invert_affine', 'transform_points', 'flip_points', 'flip_keypoints',
-    'flip_bbox_xyxy', 'DEFAULT_META_KEYS', 'DEFAULT_PHOTOMETRIC', 'PHOTOMETRIC_DISTORTION']
+    'flip_bbox_xyxy', 'flip_camera_geometry', 'LoadDepth', 'GenerateDepthTarget',
+    'DEFAULT_META_KEYS', 'DEFAULT_PHOTOMETRIC', 'PHOTOMETRIC_DISTORTION']

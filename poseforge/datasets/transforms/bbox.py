@@ -61,6 +61,68 @@ def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
     return keypoints, keypoints_visible
 
 
+#: Camera-frame axes a flip of the image mirrors (x for horizontal, y for vertical); a
+#: 'diagonal' flip (both) is a 180-degree turn about the optical axis, not a mirror.
+_MIRRORED_AXES = {'horizontal': (0,), 'vertical': (1,), 'diagonal': (0, 1)}
+_OTHER_SIDE = {'left': 'right', 'right': 'left'}
+
+
+def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: str,
+                         flip_indices: Sequence[int] | None = None) -> dict:
+    """The 3D quantities of a sample, as seen in the flipped image: a new dict.
+
+    A mirrored image is what a mirrored camera would see: with ``M`` the mirror of the camera
+    frame (``x -> -x`` for a horizontal flip) and ``F`` the image flip (``u -> w - 1 - u``),
+    ``F K X = (F K M) (M X)``, so
+
+    * ``keypoints_3d`` -> ``M X`` (and reordered by ``flip_indices`` when given, like the 2D
+      keypoints: keypoint ``i`` takes the place of ``flip_indices[i]``);
+    * ``K`` -> ``F K M`` (still upper triangular with positive focal lengths: ``cx -> w - 1 -
+      cx``, the skew changes sign);
+    * ``R``, ``t`` (world -> camera) -> ``M R``, ``M t``; ``keypoints_3d_world`` is unchanged
+      (the world did not move);
+    * ``dist``: the tangential term of the mirrored axis changes sign (``p2`` for x, ``p1`` for
+      y); the radial terms are symmetric;
+    * ``hand_side``: a mirrored right hand is a left hand (not for 'diagonal', a rotation).
+
+    Only the keys present in ``results`` are returned. The relative depths
+    ``z_i - z_root`` are unchanged by any flip.
+    """
+    w, h = image_size
+    axes = _MIRRORED_AXES[direction]
+    mirror = np.ones(3)
+    mirror[list(axes)] = -1.0
+    out: dict = {}
+    if results.get('keypoints_3d') is not None:
+        joints = np.asarray(results['keypoints_3d'], dtype=np.float32) * mirror.astype(np.float32)
+        if flip_indices is not None and direction != 'diagonal':
+            joints = joints[..., np.asarray(flip_indices, dtype=np.int64), :]
+        out['keypoints_3d'] = joints
+    if results.get('K') is not None:
+        flip = np.eye(3)
+        if 0 in axes:
+            flip[0, 0], flip[0, 2] = -1.0, w - 1.0
+        if 1 in axes:
+            flip[1, 1], flip[1, 2] = -1.0, h - 1.0
+        K = np.asarray(results['K'], dtype=np.float64)
+        out['K'] = (flip @ K @ np.diag(mirror)).astype(np.float32)
+    if results.get('R') is not None:
+        out['R'] = (np.diag(mirror) @ np.asarray(results['R'], np.float64)).astype(np.float32)
+    if results.get('t') is not None:
+        out['t'] = (np.asarray(results['t'], np.float64).reshape(3) * mirror).astype(np.float32)
+    if results.get('dist') is not None:
+        dist = np.array(results['dist'], dtype=np.float32, copy=True).reshape(-1)
+        if 0 in axes and dist.size > 3:
+            dist[3] = -dist[3]  # p2
+        if 1 in axes and dist.size > 2:
+            dist[2] = -dist[2]  # p1
+        out['dist'] = dist
+    side = results.get('hand_side')
+    if side is not None and direction != 'diagonal':
+        out['hand_side'] = _OTHER_SIDE.get(side, side)
+    return out
+
+
 # --------------------------------------------------------------------------- transforms
 @TRANSFORMS.register_module()
 class GetBBoxCenterScale(BaseTransform):
@@ -92,9 +154,13 @@ class RandomFlip(BaseTransform):
 
     Writes ``flip`` (bool) and ``flip_direction`` (mmpose's keys) and mirrors ``keypoints``
     (reordered by ``flip_indices``), ``keypoints_visible``, ``bbox`` and ``bbox_center`` in the
-    ``img_shape`` frame. The pixels are *not* flipped here: ``flip_pending`` tells
-    ``TopdownAffine`` to fold the flip into its warp (one pass instead of mmpose's full-image
-    flip + warp). Anything else that reads the full image gets it flipped via
+    ``img_shape`` frame, and the camera geometry with them (:func:`flip_camera_geometry`):
+    ``keypoints_3d``, ``K``, ``dist``, ``R``, ``t`` and ``hand_side`` describe the flipped
+    image (a flipped right hand is a left hand with mirrored 3D joints), so a transform after
+    this one sees a consistent sample. ``PackPoseInputs`` maps ``meta`` back to the original
+    image, as it does for the 2D keypoints. The pixels are *not* flipped here:
+    ``flip_pending`` tells ``TopdownAffine`` to fold the flip into its warp (one pass instead
+    of mmpose's full-image flip + warp). Anything else that reads the full image gets it flipped via
     :func:`~poseforge.datasets.transforms.loading.get_image`.
     """
 
@@ -137,6 +203,8 @@ class RandomFlip(BaseTransform):
             results['bbox'] = flip_bbox_xyxy(results['bbox'], size, direction)
         if results.get('bbox_center') is not None:
             results['bbox_center'] = flip_points(results['bbox_center'], size, direction)
+        results.update(flip_camera_geometry(results, size, direction,
+                                            results.get('flip_indices')))
         # toggles: a second flip in the same direction undoes the first. ``flip_pending``
         # means "the pixels still need this flip to match the coordinates".
         results['flip'] = not results.get('flip', False)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from poseforge.datasets.transforms.base import BaseTransform
-from poseforge.datasets.transforms.bbox import flip_bbox_xyxy, flip_points
+from poseforge.datasets.transforms.bbox import flip_bbox_xyxy, flip_camera_geometry, flip_points
 from poseforge.datasets.transforms.loading import get_image
 from poseforge.registry import TRANSFORMS
 
@@ -22,10 +22,14 @@ from poseforge.registry import TRANSFORMS
 DEFAULT_META_KEYS: tuple[str, ...] = (
     'img_path', 'id', 'img_id', 'bbox', 'bbox_score', 'keypoints', 'keypoints_visible',
     'input_to_image', 'flip_indices', 'input_size', 'transformed_keypoints',
-    'head_size', 'keypoints_3d', 'K', 'hand_side', 'view_id', 'sequence_id', 'frame_id',
+    'head_size', 'keypoints_3d', 'K', 'dist', 'hand_side', 'view_id', 'sequence_id', 'frame_id',
     'area', 'iscrowd', 'num_keypoints', 'category_id')
 #: Target keys moved into ``data_samples`` as tensors when present (absent in test mode).
-TARGET_KEYS: tuple[str, ...] = ('heatmaps', 'keypoint_weights')
+TARGET_KEYS: tuple[str, ...] = ('heatmaps', 'keypoint_weights',
+                                 # 3D (GenerateDepthTarget): relative joint depths, their
+                                 # weights, the normalised depth map and the (u, v, d) pose
+                                 'keypoint_depth', 'keypoint_depth_weights', 'depth_map',
+                                 'pose_uvd')
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -53,11 +57,13 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
 
 
 def unflipped_ground_truth(results: dict) -> dict:
-    """``keypoints`` and ``bbox`` of a flipped sample mapped back to original image px.
+    """``keypoints``, ``bbox`` and the camera geometry of a flipped sample mapped back to the
+    original image.
 
     ``input_to_image`` maps into the original (unflipped) image, so ``meta`` must hold the
-    ground truth in that frame too (``input_to_image @ transformed_keypoints == keypoints``).
-    Keypoint order stays the flipped one (left/right swapped), matching the targets.
+    ground truth in that frame too (``input_to_image @ transformed_keypoints == keypoints ==
+    project(K, keypoints_3d)``, ``hand_side`` the original's). Keypoint order stays the flipped
+    one (left/right swapped), matching the targets.
     """
     if not results.get('flip'):
         return {}
@@ -68,6 +74,7 @@ def unflipped_ground_truth(results: dict) -> dict:
         out['keypoints'] = flip_points(results['keypoints'], (w, h), direction)
     if results.get('bbox') is not None:
         out['bbox'] = flip_bbox_xyxy(results['bbox'], (w, h), direction)
+    out.update(flip_camera_geometry(results, (w, h), direction))  # an involution: back again
     return out
 
 

@@ -56,3 +56,44 @@ def _pack(meta_keys: tuple[str, ...] | None) -> dict:
     if meta_keys is not None:
         pack['meta_keys'] = tuple(meta_keys)
     return pack
+
+
+# --------------------------------------------------------------------------- 3D hands
+def topdown_3d_pipelines(codec: dict, depth_codec: dict | None = None, padding: float = 1.25,
+                         depth_format: str | None = None, depth_map_size: tuple | None = None,
+                         depth_from_image_path: tuple | None = None, flip: bool = True,
+                         photometric: bool | list = True, test_depth: bool = False,
+                         **bbox_transform: Any) -> tuple[list[dict], list[dict]]:
+    """``(train, test)`` pipelines of the 3D hand models: the top-down recipe plus relative-depth
+    targets (``GenerateDepthTarget``) and, with ``depth_format``, the crop's depth map
+    (``LoadDepth``; DGGAN's GAN and regulariser train on it).
+
+    ``flip`` keeps ``RandomFlip``: it mirrors ``keypoints_3d``, ``K`` and ``hand_side`` with the
+    image, and depth maps are cropped through ``input_to_image``, so 3D samples stay
+    consistent (DGGAN's code trains without flips; ``flip=False`` does the same).
+    ``test_depth`` also loads the depth in the test pipeline (to draw it beside the generated
+    one); evaluation never needs it. ``photometric`` may be a list of albumentations configs
+    (``PhotometricAug(transforms=...)``), e.g. DGGAN's per-channel colour scaling.
+    """
+    depth_codec = dict(type='RelativeDepth') if depth_codec is None else dict(depth_codec)
+    load_depth = []
+    if depth_format is not None:
+        load_depth = [dict(type='LoadDepth', format=depth_format,
+                           from_image_path=depth_from_image_path)]
+    target = dict(type='GenerateDepthTarget', codec=depth_codec,
+                  depth_map_size=depth_map_size if depth_format else None)
+    train = topdown_train_pipeline(codec, padding, bool(photometric), **bbox_transform)
+    if isinstance(photometric, (list, tuple)):
+        train = [dict(t, transforms=list(photometric)) if t['type'] == 'PhotometricAug' else t
+                 for t in train]
+    if not flip:
+        train = [t for t in train if t['type'] != 'RandomFlip']
+    pack = train.pop()
+    train += load_depth + [target, pack]
+    test = topdown_test_pipeline(codec, padding)
+    pack = test.pop()
+    if test_depth and load_depth:
+        test += load_depth + [target, pack]
+    else:
+        test += [pack]
+    return train, test

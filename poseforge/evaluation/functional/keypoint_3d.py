@@ -5,8 +5,9 @@ The protocol is the one of lmb-freiburg/hand3d's ``EvalUtil`` (used for RHD and 
 3D hand papers poseforge reproduces, e.g. DGGAN), restated in ``docs/methods.md``:
 
 * **Root-relative**: prediction and ground truth are each translated so that their own root
-  joint (index 0) is at the origin; the root itself then has error 0 and, as in hand3d, still
-  counts as one of the joints (``exclude_root=True`` leaves it out).
+  (joint 0, or hand3d's palm centre, the mean of the wrist and the middle MCP) is at the
+  origin; a root joint then has error 0 and, as in hand3d, still counts as one of the joints
+  (``exclude_root=True`` leaves it out).
 * **EPE** (mm): for every joint, the mean (or median) of its errors over the samples where it
   is valid; then the mean over the joints that have at least one valid sample. With a full mask
   this equals the pooled mean; with a partial mask it weights joints equally, not samples.
@@ -34,7 +35,8 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
-    'MIDDLE_MCP_PIP', 'default_3d_thresholds', 'root_relative', 'bone_lengths',
+    'MIDDLE_MCP_PIP', 'PALM_FROM_WRIST', 'default_3d_thresholds', 'root_position',
+    'root_relative', 'bone_lengths',
     'align_scale_to_gt', 'joint_errors_3d', 'epe_3d', 'pck_3d_curve', 'auc_3d'
 ]
 
@@ -56,10 +58,27 @@ def _as_points(array, name: str) -> np.ndarray:
     return array
 
 
-def root_relative(keypoints: np.ndarray, root_index: int = 0) -> np.ndarray:
-    """``(N, K, 3)`` keypoints minus each sample's own root joint."""
+#: hand3d's palm centre on a wrist-rooted hand21: the mean of the wrist and the middle MCP
+#: (its ``BinaryDbReader(use_wrist_coord=False)`` and its STB protocol).
+PALM_FROM_WRIST: tuple[int, int] = (0, 9)
+
+Root = int | Sequence[int]
+
+
+def root_position(keypoints: np.ndarray, root: Root = 0) -> np.ndarray:
+    """``(N, 1, 3)``: joint ``root``, or the mean of the joints ``root`` lists (e.g.
+    :data:`PALM_FROM_WRIST` for the palm centre of a wrist-rooted hand)."""
     keypoints = _as_points(keypoints, 'keypoints')
-    return keypoints - keypoints[:, root_index:root_index + 1]
+    index = np.atleast_1d(np.asarray(root, dtype=np.int64))
+    if index.ndim != 1 or index.size == 0:
+        raise ValueError(f'root must be a joint index or a list of them, got {root!r}')
+    return keypoints[:, index].mean(axis=1, keepdims=True)
+
+
+def root_relative(keypoints: np.ndarray, root_index: Root = 0) -> np.ndarray:
+    """``(N, K, 3)`` keypoints minus each sample's own root (a joint, or the mean of joints)."""
+    keypoints = _as_points(keypoints, 'keypoints')
+    return keypoints - root_position(keypoints, root_index)
 
 
 def _bone_pairs(bones: Bones) -> np.ndarray:
@@ -91,13 +110,13 @@ def align_scale_to_gt(pred_rel: np.ndarray, gt_rel: np.ndarray,
     return pred_rel * ratio[:, None, None]
 
 
-def joint_errors_3d(pred: np.ndarray, gt: np.ndarray, root_index: int = 0,
+def joint_errors_3d(pred: np.ndarray, gt: np.ndarray, root_index: Root = 0,
                     scale_bones: Bones | None = None) -> np.ndarray:
     """``(N, K)`` root-relative Euclidean errors (mm), optionally after scale alignment.
 
     Args:
         pred, gt: ``(N, K, 3)`` keypoints in mm, camera frame or already root-relative.
-        root_index: the joint both are centred on.
+        root_index: the joint both are centred on (or joints, whose mean is the root).
         scale_bones: ``None`` for no alignment, else the reference bone pair (or pairs) that
             :func:`align_scale_to_gt` matches.
     """

@@ -1,4 +1,5 @@
 """Pose estimators (registered in ``MODELS``)."""
 from poseforge.models.estimators.topdown import TopdownPoseEstimator
+from poseforge.models.estimators.topdown_3d import Topdown3DPoseEstimator
 
-__all__ = ['TopdownPoseEstimator']
+__all__ = ['TopdownPoseEstimator', 'Topdown3DPoseEstimator']
