@@ -59,7 +59,7 @@ class PriorConfig:
     uniform_prob: float = 0.15
     finger_independence: float = 0.3
     max_tilt_deg: float = 45.0
-    grasp_prob: float = 0.0
+    grasp_prob: float = 0.3
 
 
 @dataclass(frozen=True)
