@@ -237,7 +237,6 @@ class Look:
     sleeve: Sleeve | None
     objects: tuple[ObjectSpec, ...]
     camera: CameraEffects
-    distractors: bool
     skin_tone: np.ndarray
 
 
@@ -286,22 +285,23 @@ def sample_lights(rng: np.random.Generator, scene: SceneConfig) -> tuple[Light, 
 
 
 def sample_sleeve(rng: np.random.Generator, scene: SceneConfig) -> Sleeve | None:
-    if rng.uniform() >= scene.sleeve_prob:
-        return None
+    """A sleeve (or ``None``: a bare arm) with probability ``scene.sleeve_prob``."""
+    wear = rng.uniform() < scene.sleeve_prob
     colour = GARMENT_COLOURS[int(rng.integers(len(GARMENT_COLOURS)))]
     colour = np.clip(colour * rng.normal(1.0, 0.12, 3), 0.02, 1.0)
     accent = GARMENT_COLOURS[int(rng.integers(len(GARMENT_COLOURS)))]
     # Sleeves end anywhere from the wrist (long, loose) to mid-forearm (pushed up, 3/4).
     start = float(rng.choice([rng.uniform(8.0, 40.0), rng.uniform(40.0, 140.0)]))
-    return Sleeve(start=start, color=colour,
-                  pattern=str(rng.choice(['plain', 'plain', 'stripes', 'rings', 'knit'])),
-                  period=float(rng.uniform(4.0, 18.0)), accent=accent,
-                  cuff=float(rng.uniform(0.0, 0.35)))
+    sleeve = Sleeve(start=start, color=colour,
+                    pattern=str(rng.choice(['plain', 'plain', 'stripes', 'rings', 'knit'])),
+                    period=float(rng.uniform(4.0, 18.0)), accent=accent,
+                    cuff=float(rng.uniform(0.0, 0.35)))
+    return sleeve if wear else None
 
 
 def sample_objects(rng: np.random.Generator, scene: SceneConfig) -> tuple[ObjectSpec, ...]:
-    if rng.uniform() >= scene.object_prob:
-        return ()
+    """An object (or none) with probability ``scene.object_prob``."""
+    present = rng.uniform() < scene.object_prob
     placement = 'held' if rng.uniform() < 0.6 else 'front'
     kinds = ['cylinder', 'box', 'sphere'] if placement == 'held' else ['bar', 'box', 'cylinder',
                                                                         'sphere']
@@ -318,41 +318,50 @@ def sample_objects(rng: np.random.Generator, scene: SceneConfig) -> tuple[Object
         size = np.array([rng.uniform(0.25, 0.45), rng.uniform(0.04, 0.12), rng.uniform(0.35, 0.7)])
     colour = np.clip(rng.uniform(0.05, 0.95, 3) * rng.uniform(0.5, 1.0) +
                      rng.uniform(0.0, 0.3), 0, 1)
-    return (ObjectSpec(kind=kind, placement=placement, size=size,
-                       offset=_random_direction(rng), turn=float(rng.uniform(0, np.pi)),
-                       color=colour, accent=rng.uniform(0.0, 1.0, 3),
-                       pattern=str(rng.choice(['plain', 'stripes', 'label'])),
-                       shininess=float(rng.uniform(8.0, 80.0)),
-                       specular=float(rng.uniform(0.05, 0.5))),)
+    spec = ObjectSpec(kind=kind, placement=placement, size=size,
+                      offset=_random_direction(rng), turn=float(rng.uniform(0, np.pi)),
+                      color=colour, accent=rng.uniform(0.0, 1.0, 3),
+                      pattern=str(rng.choice(['plain', 'stripes', 'label'])),
+                      shininess=float(rng.uniform(8.0, 80.0)),
+                      specular=float(rng.uniform(0.05, 0.5)))
+    return (spec,) if present else ()
 
 
 def sample_look(rng: np.random.Generator, scene: SceneConfig, skin: np.ndarray) -> Look:
-    """One unit's :class:`Look` from ``scene`` (draws from ``rng`` only)."""
-    lights = sample_lights(rng, scene)
-    sky = _light_colour(rng, scene.coloured_lights) * rng.uniform(0.2, 0.4)
-    ground = sky * rng.uniform(0.4, 0.9) * _light_colour(rng, scene.coloured_lights)
-    detail = None
-    if scene.skin_detail:
-        detail = SkinDetail(crease=float(rng.uniform(0.25, 0.6)),
-                            palm_lines=rng.uniform(0.15, 0.55, 3),
-                            knuckles=float(rng.uniform(0.05, 0.25)),
-                            mottle=float(rng.uniform(0.02, 0.08)),
-                            seed=int(rng.integers(2**31)))
+    """One unit's :class:`Look` from ``scene``.
+
+    Each part (lights, ambient, shadows, skin detail, sleeve, objects) draws from its own child
+    of ``rng`` and draws the same values whether its option is on or off, so turning one option
+    off changes that part only: an ablation compares like with like.
+    """
+    lights_rng, ambient_rng, shadow_rng, detail_rng, sleeve_rng, object_rng = rng.spawn(6)
+    lights = sample_lights(lights_rng, scene)
+    sky = _light_colour(ambient_rng, scene.coloured_lights) * ambient_rng.uniform(0.2, 0.4)
+    ground = (sky * ambient_rng.uniform(0.4, 0.9)
+              * _light_colour(ambient_rng, scene.coloured_lights))
+    headlight = float(ambient_rng.uniform(0.0, 0.3))
+    wrap_scale = ambient_rng.uniform(0.6, 1.2)
+    specular = float(ambient_rng.uniform(0.04, 0.2))
+    shininess = float(ambient_rng.uniform(8.0, 30.0))
+    shadow, softness = float(shadow_rng.uniform(0.55, 0.9)), float(shadow_rng.uniform(0.8, 2.0))
+    drop = float(shadow_rng.uniform(0.2, 0.5)) if shadow_rng.uniform() < 0.5 else 0.0
+    detail = SkinDetail(crease=float(detail_rng.uniform(0.25, 0.6)),
+                        palm_lines=detail_rng.uniform(0.15, 0.55, 3),
+                        knuckles=float(detail_rng.uniform(0.05, 0.25)),
+                        mottle=float(detail_rng.uniform(0.02, 0.08)),
+                        seed=int(detail_rng.integers(2**31)))
     camera = CameraEffects(scene.motion_blur_prob, scene.defocus_prob, scene.downscale_prob,
                            scene.jpeg_prob, tuple(scene.noise), scene.white_balance,
                            tuple(scene.exposure))
     return Look(
-        lights=lights, sky=sky, ground=ground, headlight=float(rng.uniform(0.0, 0.3)),
+        lights=lights, sky=sky, ground=ground, headlight=headlight,
         wrap=(np.array([0.45, 0.25, 0.18]) if scene.skin_detail else np.full(3, 0.2))
-        * rng.uniform(0.6, 1.2),
-        shadow=float(rng.uniform(0.55, 0.9)) if scene.shadows else 0.0,
-        shadow_softness=float(rng.uniform(0.8, 2.0)),
-        drop_shadow=(float(rng.uniform(0.2, 0.5)) if scene.shadows and rng.uniform() < 0.5
-                     else 0.0),
-        specular=float(rng.uniform(0.04, 0.2)), shininess=float(rng.uniform(8.0, 30.0)),
-        detail=detail, sleeve=sample_sleeve(rng, scene), objects=sample_objects(rng, scene),
-        camera=camera, distractors=bool(rng.uniform() < scene.distractor_prob),
-        skin_tone=skin)
+        * wrap_scale,
+        shadow=shadow if scene.shadows else 0.0, shadow_softness=softness,
+        drop_shadow=drop if scene.shadows else 0.0, specular=specular, shininess=shininess,
+        detail=detail if scene.skin_detail else None,
+        sleeve=sample_sleeve(sleeve_rng, scene), objects=sample_objects(object_rng, scene),
+        camera=camera, skin_tone=skin)
 
 
 # --------------------------------------------------------------------------- detail coordinates

@@ -224,9 +224,10 @@ def clutter_background(rng: np.random.Generator, width: int, height: int,
     if rng.uniform() < 0.7:
         image = blur(image, float(rng.uniform(0.6, 0.03 * width + 0.6)))
     draw_clutter(rng, image, int(rng.integers(0, 5)))
+    distractor_rng = rng.spawn(1)[0]    # on or off, the draws after this are the same
     if rng.uniform() < distractor_prob:
-        for _ in range(int(rng.integers(1, 4))):
-            draw_distractor(rng, image)
+        for _ in range(int(distractor_rng.integers(1, 4))):
+            draw_distractor(distractor_rng, image)
     if rng.uniform() < 0.5:
         image = cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.5, 2.0)))
     light = 1.0 + np.float32(rng.uniform(0.05, 0.35)) * _noise(rng, width, height, 2)

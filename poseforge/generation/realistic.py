@@ -332,16 +332,23 @@ class ViewEffects:
 
 def sample_view_effects(rng: np.random.Generator, fx: CameraEffects, width: int
                         ) -> ViewEffects:
-    """Draw one view's effects (frame generator: pixels only)."""
-    gains = (1.0 + rng.uniform(-fx.white_balance, fx.white_balance, 3)) * rng.uniform(*fx.exposure)
+    """Draw one view's effects. Every value is drawn whether its effect is on or not, so
+    turning one effect off leaves the others as they were."""
+    wb = rng.uniform(-1.0, 1.0, 3)
+    exposure = rng.uniform(0.0, 1.0)
+    chance = rng.uniform(size=4)
+    defocus, motion_length, motion_angle, factor, noise, quality = rng.uniform(size=6)
     scale = width / 256.0
-    defocus = float(rng.uniform(0.5, 1.8) * scale) if rng.uniform() < fx.defocus_prob else 0.0
-    motion = ((float(rng.uniform(3.0, 11.0) * scale), float(rng.uniform(0, np.pi)))
-              if rng.uniform() < fx.motion_blur_prob else (0.0, 0.0))
-    downscale = float(rng.uniform(1.5, 3.5)) if rng.uniform() < fx.downscale_prob else 1.0
-    noise = float(rng.uniform(*fx.noise))
-    jpeg = int(rng.integers(30, 90)) if rng.uniform() < fx.jpeg_prob else 0
-    return ViewEffects(gains.astype(np.float32), defocus, motion, downscale, noise, jpeg)
+    gains = (1.0 + fx.white_balance * wb) * (fx.exposure[0] + exposure
+                                             * (fx.exposure[1] - fx.exposure[0]))
+    return ViewEffects(
+        gains=gains.astype(np.float32),
+        defocus=float((0.5 + 1.3 * defocus) * scale) if chance[0] < fx.defocus_prob else 0.0,
+        motion=((float((3.0 + 8.0 * motion_length) * scale), float(np.pi * motion_angle))
+                if chance[1] < fx.motion_blur_prob else (0.0, 0.0)),
+        downscale=float(1.5 + 2.0 * factor) if chance[2] < fx.downscale_prob else 1.0,
+        noise=float(fx.noise[0] + noise * (fx.noise[1] - fx.noise[0])),
+        jpeg=int(30 + 60 * quality) if chance[3] < fx.jpeg_prob else 0)
 
 
 def optics(image: np.ndarray, fx: ViewEffects) -> np.ndarray:
@@ -385,8 +392,12 @@ def sensor(image: np.ndarray, fx: ViewEffects, rng: np.random.Generator) -> np.n
 def render_realistic(mesh: HandMesh, albedo: np.ndarray, camera: Camera,
                      appearance: Appearance, background: np.ndarray,
                      rng: np.random.Generator) -> RenderResult:
-    """Render one view with ``appearance.look`` (see the module docstring)."""
+    """Render one view with ``appearance.look`` (see the module docstring).
+
+    The view's camera effects and sensor noise draw from a child of ``rng`` (one per view), so
+    the options of one view never shift another's draws."""
     look = appearance.look
+    rng = rng.spawn(1)[0]
     scene = frame_scene(mesh, appearance)
     verts_cam = camera.to_camera(scene.vertices)
     frags = rasterize(verts_cam, scene.faces, camera.K, camera.width, camera.height)
