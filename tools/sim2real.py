@@ -44,8 +44,7 @@ DEFAULT_SETTINGS = ('today', 'default')
 # --------------------------------------------------------------------------- settings
 def setting_names() -> list[str]:
     from poseforge.generation.appearance import ABLATIONS
-    return ['today', 'default', *[f'default-{k}' if not k.startswith('no-') else k
-                                  for k in ABLATIONS], 'no-grasps']
+    return ['today', 'default', *ABLATIONS, 'no-grasps']
 
 
 def generation_config(setting: str):
@@ -60,9 +59,8 @@ def generation_config(setting: str):
         return base
     if setting == 'no-grasps':
         return replace(base, prior=replace(base.prior, grasp_prob=0.0))
-    key = setting[len('default-'):] if setting.startswith('default-') else setting
-    if key in ABLATIONS:
-        return replace(base, scene=replace(base.scene, **ABLATIONS[key]))
+    if setting in ABLATIONS:
+        return replace(base, scene=replace(base.scene, **ABLATIONS[setting]))
     raise ValueError(f"unknown setting '{setting}'; known: {', '.join(setting_names())}")
 
 
