@@ -6,7 +6,8 @@ when mmengine's :class:`~mmengine.runner.Runner` builds it (with ``default_scope
 
 Registration happens on import of the module that defines a class; ``locations`` tells mmengine
 which modules to import lazily, so building from a bare registry works without importing the
-whole package first.
+whole package first (``import poseforge`` itself imports nothing heavy).
+:func:`register_all_modules` imports every location at once.
 
 An unknown ``type`` fails with the close names the registry does know, rather than mmengine's
 bare "not in the registry" message (see :func:`build_with_suggestions`).
@@ -86,8 +87,8 @@ def build_with_suggestions(cfg: Any, registry: Registry, default_args: dict | No
     return build_from_cfg(cfg, registry, default_args)
 
 
-def _child(parent: Registry, name: str, location: str) -> Registry:
-    return Registry(name, parent=parent, scope=SCOPE, locations=[location],
+def _child(parent: Registry, name: str, *locations: str) -> Registry:
+    return Registry(name, parent=parent, scope=SCOPE, locations=list(locations),
                     build_func=build_with_suggestions)
 
 
@@ -96,7 +97,8 @@ DATASETS = _child(MMENGINE_DATASETS, 'dataset', 'poseforge.datasets')
 TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms')
 METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics')
 EVALUATORS = _child(MMENGINE_EVALUATOR, 'evaluator', 'poseforge.evaluation')
-HOOKS = _child(MMENGINE_HOOKS, 'hook', 'poseforge.engine')
+# NSRM's LimbWeightDecayHook lives with its model (poseforge.models.nsrm).
+HOOKS = _child(MMENGINE_HOOKS, 'hook', 'poseforge.engine', 'poseforge.models.nsrm')
 FUNCTIONS = _child(MMENGINE_FUNCTIONS, 'function', 'poseforge.datasets')
 DATA_SAMPLERS = _child(MMENGINE_DATA_SAMPLERS, 'data sampler', 'poseforge.datasets')
 LOOPS = _child(MMENGINE_LOOPS, 'loop', 'poseforge.engine')
@@ -123,3 +125,13 @@ ALL_REGISTRIES: tuple[Registry, ...] = (
     MODELS, DATASETS, TRANSFORMS, METRICS, EVALUATORS, HOOKS, FUNCTIONS, DATA_SAMPLERS, LOOPS,
     OPTIM_WRAPPERS, PARAM_SCHEDULERS, VISBACKENDS, RUNNERS, OPTIMIZERS, OPTIM_WRAPPER_CONSTRUCTORS,
     LOG_PROCESSORS, VISUALIZERS, MODEL_WRAPPERS, WEIGHT_INITIALIZERS, KEYPOINT_CODECS)
+
+
+def register_all_modules() -> None:
+    """Import the modules behind every registry (their ``locations``), registering everything.
+
+    Building from a config needs no call: each registry imports its own locations on first use.
+    This is for listing every known name at once (config checks, suggestions).
+    """
+    for registry in ALL_REGISTRIES:
+        registry.import_from_location()

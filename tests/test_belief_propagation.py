@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from poseforge.models.graph.belief_propagation import (reverse_edge_index, spatial_convolution,
-                                                       symmetric_edge_kernels,
+from poseforge.models.rmgmn.belief_propagation import (symmetric_edge_kernels,
                                                        tree_belief_propagation, tree_schedule)
+from poseforge.models.spatial_graph import reverse_edge_index, spatial_convolution
 from poseforge.skeletons import HAND21
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import _mmpose_side as side
+import _standard_benchmarks as standard
 import benchmark
 from poseforge.datasets.transforms import RandomBBoxTransform
 from poseforge.utils.config import ConfigError, load_config
@@ -31,17 +32,21 @@ HAND_PIPELINE = str(ROOT / 'configs' / 'benchmarks' / 'hand_pipeline.py')
 ONEHAND_ROOT = f'train_dataloader.dataset.data_root={FIXTURES}'
 
 
-def _hand_dataset_cfg(**options):
-    """The benchmark config's training dataset with ``options`` merged in (unchecked, so a
-    test can name types no registry knows)."""
+def _hand_dataset_cfg(steps: dict | None = None, **options):
+    """The benchmark config's training dataset with ``options`` merged in and ``steps`` set on
+    the pipeline steps of their type (unchecked, so a test can name types no registry knows)."""
     cfg = load_config(HAND_PIPELINE)
     cfg.merge_from_dict({f'train_dataloader.dataset.{k}': v for k, v in options.items()})
+    benchmark.set_step_options(cfg, steps)
     return cfg.train_dataloader.dataset
+
+
+NO_PHOTOMETRIC = {'PhotometricAug.transforms': []}
 
 
 # --------------------------------------------------------------------------- translation
 def test_hand_pipeline_maps_step_by_step_to_mmpose():
-    dataset = side.mmpose_dataset(_hand_dataset_cfg(**{'pipeline.5.transforms': []}))
+    dataset = side.mmpose_dataset(_hand_dataset_cfg(NO_PHOTOMETRIC))
     assert dataset['type'] == 'OneHand10KDataset' and dataset['data_mode'] == 'topdown'
     assert Path(dataset['data_root']).is_absolute()
     assert [s['type'] for s in dataset['pipeline']] == [
@@ -62,7 +67,7 @@ def test_hand_pipeline_maps_step_by_step_to_mmpose():
 
 def test_photometric_maps_only_to_its_mmpose_counterpart():
     mapped = side.mmpose_dataset(_hand_dataset_cfg(
-        **{'pipeline.5.transforms': 'photometric_distortion'}))
+        {'PhotometricAug.transforms': 'photometric_distortion'}))
     assert mapped['pipeline'][5] == dict(type='PhotometricDistortion')
     with pytest.raises(ConfigError, match='no mmpose counterpart'):
         side.mmpose_dataset(_hand_dataset_cfg())  # poseforge's default recipe: no equivalent
@@ -71,15 +76,38 @@ def test_photometric_maps_only_to_its_mmpose_counterpart():
     assert 'PhotometricDistortion' not in [s['type'] for s in lenient['pipeline']]
 
 
-@pytest.mark.parametrize('change, message', [
-    ({'type': 'SynthHandDataset'}, "dataset 'SynthHandDataset' has no mmpose counterpart"),
-    ({'ann_file': 'Train/label_joint.txt'}, 'is not one'),
-    ({'pipeline.6.encoder.type': 'LimbMaskCodec'}, "codec 'LimbMaskCodec'"),
-    ({'pipeline.1.type': 'MyCrop'}, "step 'MyCrop' has no mmpose counterpart"),
+@pytest.mark.parametrize('options, steps, message', [
+    ({'type': 'SynthHandDataset'}, {}, "dataset 'SynthHandDataset' has no mmpose counterpart"),
+    ({'ann_file': 'Train/label_joint.txt'}, {}, 'is not one'),
+    ({}, {'GenerateTarget.encoder.type': 'LimbMaskCodec'}, "codec 'LimbMaskCodec'"),
+    ({}, {'GetBBoxCenterScale.type': 'MyCrop'}, "step 'MyCrop' has no mmpose counterpart"),
 ])
-def test_untranslatable_work_is_refused_by_name(change, message):
+def test_untranslatable_work_is_refused_by_name(options, steps, message):
     with pytest.raises(ConfigError, match=message):
-        side.mmpose_dataset(_hand_dataset_cfg(**{'pipeline.5.transforms': [], **change}))
+        side.mmpose_dataset(_hand_dataset_cfg({**NO_PHOTOMETRIC, **steps}, **options))
+
+
+def test_steps_and_codec_are_addressed_by_type_not_position():
+    args = benchmark.parse_args(['pipeline', HAND_PIPELINE, '--codec-options',
+                                 'input_size=(368,368)', 'heatmap_size=(46,46)', 'sigma=1.0',
+                                 '--step-options', 'PhotometricAug.transforms=[]'])
+    cfg = benchmark.load_benchmark_config(args)
+    steps = {s['type']: s for s in cfg.train_dataloader.dataset.pipeline}
+    assert tuple(steps['TopdownAffine']['input_size']) == (368, 368)
+    encoder = steps['GenerateTarget']['encoder']
+    assert (tuple(encoder['input_size']), tuple(encoder['heatmap_size']), encoder['sigma']) == (
+        (368, 368), (46, 46), 1.0)
+    assert cfg.codec == encoder and steps['PhotometricAug']['transforms'] == []
+    # the same options reach the same steps wherever a config puts them
+    cfg = load_config(HAND_PIPELINE)
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    pipeline.insert(0, pipeline.pop(5))  # move PhotometricAug first
+    benchmark.set_step_options(cfg, NO_PHOTOMETRIC)
+    assert pipeline[0]['type'] == 'PhotometricAug' and pipeline[0]['transforms'] == []
+    with pytest.raises(ConfigError, match=r"no pipeline step of type 'Photometric'.*TopdownAffine"):
+        benchmark.set_step_options(cfg, {'Photometric.transforms': []})
+    with pytest.raises(ConfigError, match='TYPE.KEY=VALUE'):
+        benchmark.set_step_options(cfg, {'PhotometricAug': []})
 
 
 def test_train_job_uses_mmposes_cpm_with_the_same_targets():
@@ -91,10 +119,17 @@ def test_train_job_uses_mmposes_cpm_with_the_same_targets():
 
 
 def test_standard_rows_parse_and_their_configs_load():
-    for key, label, spec in benchmark.standard_rows('/nonexistent/synth'):
+    for key, label, spec in standard.standard_rows('/nonexistent/synth'):
         args = benchmark.parse_args(spec)
         if args.config:
-            cfg = load_config(str(ROOT / args.config), args.cfg_options)
+            args.config = str(ROOT / args.config)
+            cfg = benchmark.load_benchmark_config(args)
+            steps = {s['type']: s for s in cfg.train_dataloader.dataset.pipeline}
+            if '368x368' in label:  # crop and targets both at the 368 codec
+                assert tuple(steps['TopdownAffine']['input_size']) == (368, 368), label
+                assert tuple(steps['GenerateTarget']['encoder']['heatmap_size']) == (46, 46)
+            if 'no photometric' in label and 'PhotometricAug' in steps:
+                assert steps['PhotometricAug']['transforms'] == [], label
             if key.startswith('pipeline'):  # every compared data path translates to mmpose
                 assert side.mmpose_dataset(cfg.train_dataloader.dataset)['pipeline'], label
 
@@ -117,7 +152,7 @@ def test_markdown_table_names_where_the_mmpose_figure_comes_from():
     anchored = dict(label='data path', key='pipeline-256', mode='pipeline', samples_per_s=830.0,
                     seconds=1.0)
     plain = dict(label='generation', key='', mode='generate', samples_per_s=30.0, seconds=1.0)
-    table = benchmark.markdown_table([measured, anchored, plain])
+    table = standard.markdown_table([measured, anchored, plain])
     assert '| 300.0 samples/s (same run) | 3.00x |' in table[2]
     assert '| 415 samples/s (anchor) | 2.00x |' in table[3]
     assert table[4].endswith('|  |  |')
@@ -182,7 +217,7 @@ def test_metrics_side_by_side_runs_both_and_cross_checks_values(standin_env):
 def test_pipeline_side_by_side_sends_the_translated_dataset(standin_env, tmp_path):
     proc = _benchmark(standin_env, 'pipeline', HAND_PIPELINE, '--iters', '5', '--rounds', '1',
                       '--vs-mmpose', '--cfg-options', ONEHAND_ROOT,
-                      'train_dataloader.dataset.pipeline.5.transforms=photometric_distortion')
+                      '--step-options', 'PhotometricAug.transforms=photometric_distortion')
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result['samples_per_s'] > 0 and result['mmpose']['samples'] == 5

@@ -12,13 +12,14 @@ from poseforge.generation.cameras import (Camera, CameraConfig, intrinsics, look
                                           project_points, ring_cameras)
 from poseforge.generation.hand_model import (HAND_PART_MIN, NUM_JOINTS, PART_FINGER0,
                                              default_shape, forward_kinematics, sample_shape)
+from poseforge.generation.implicit_surface import VOXEL_MM, implicit_parts
 from poseforge.generation.pose_prior import (FINGER_LIMITS_DEG, limits_rad, sample_angles,
                                              sample_pose, within_limits)
 from poseforge.generation.renderer import depth_to_uint16, rasterize
 from poseforge.generation.skinning import skin
 from poseforge.generation.spin_match import spin_match
 from poseforge.generation.synth_hands import GenerationConfig, generate_dataset, render_sample
-from poseforge.generation.template import VOXEL_MM, hand_template, implicit_parts
+from poseforge.generation.template import hand_template
 
 SMALL = dict(num=4, views=3, size=96, test_fraction=0.25)
 

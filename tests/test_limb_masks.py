@@ -1,5 +1,5 @@
-"""NSRM limb masks (poseforge.codecs.limb_masks): closed-form geometry, special cases, a plain
-per-limb reference, groupings."""
+"""NSRM limb masks (poseforge.models.nsrm.limb_masks): closed-form geometry, special cases, a
+plain per-limb reference, groupings."""
 from __future__ import annotations
 
 import math
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from poseforge.codecs.limb_masks import (canonical_grouping, group_limb_masks,
-                                         grouping_limb_groups, hand21_finger_and_palm_groups,
-                                         limb_deterministic_masks, limb_probability_masks,
-                                         limb_targets, num_limb_maps)
+from poseforge.models.nsrm.limb_masks import (canonical_grouping, group_limb_masks,
+                                              grouping_limb_groups,
+                                              hand21_finger_and_palm_groups,
+                                              limb_deterministic_masks, limb_probability_masks,
+                                              limb_targets, num_limb_maps)
 from poseforge.skeletons import HAND21
 
 # HowieMa/NSRMhand dataset/hand_lpm.py: `parts` and `groups6`, written out.

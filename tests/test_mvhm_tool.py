@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from poseforge.formats import mhp as mhp_format
 from poseforge.generation import mhp_writer
 from poseforge.generation.cameras import project_points
 from poseforge.generation.hand_model import forward_kinematics, sample_shape
@@ -142,7 +143,7 @@ def test_mhp_layout_reads_back_through_mhp_dataset(tmp_path):
         [f'{f}_webcam_{k}.jpg' for f in range(2) for k in range(1, 5)]
         + ['0_joints.txt', '1_joints.txt'])
     names = [line.split()[0] for line in (frame_dir / '0_joints.txt').read_text().splitlines()]
-    assert names == list(mhp_writer.MHP_JOINT_NAMES) + ['PALM_POSITION', 'PALM_NORMAL']
+    assert names == list(mhp_format.MHP_LINE_NAMES)
     rvec = (tmp_path / 'calibrations' / 'data_1' / 'webcam_3' / 'rvec.pkl').read_bytes()
     assert rvec[:2] == b'\x80\x02' and b'numpy.core.multiarray' in rvec
     assert pickle.loads(rvec, encoding='latin1').shape == (3, 1)
@@ -166,27 +167,30 @@ def test_mhp_layout_reads_back_through_mhp_dataset(tmp_path):
             f"{info['frame_id']}_jointsCam_{int(info['view_id']) + 1}.txt")
         uv = np.array([[float(v) for v in line.split()[1:]]
                        for line in proj.read_text().splitlines()])
-        assert np.abs(uv[:20] - info['keypoints'][mhp_writer.MHP_TO_HAND21]).max() < 1e-3
+        assert np.abs(uv[:20] - info['keypoints'][mhp_format.CANONICAL_TO_MHP[:20]]
+                      ).max() < 1e-3
 
 
 def test_mhp_writer_matches_the_real_files(fixtures_dir):
     """Our projections and boxes of the real frame equal MHP's own derived files."""
     from poseforge.generation.cameras import Camera
-    from poseforge.generation.rigs import MHP_DIST, MHP_K
     root = fixtures_dir / 'mhp'
-    frame = mhp_writer.read_joints(str(root / 'annotated_frames' / 'data_1' / '0_joints.txt'))
-    assert np.allclose(mhp_writer.palm_position(frame['joints']), frame['palm'])
+    frames, calibrations = root / 'annotated_frames' / 'data_1', root / 'calibrations' / 'data_1'
+    lines = mhp_format.read_joints_file(str(frames / '0_joints.txt'))
+    joints = mhp_format.palm_to_wrist(lines[mhp_format.MHP_TO_CANONICAL])
+    assert np.allclose(mhp_writer.mhp_points(joints), lines[:21])  # the palm comes back
     for k in range(1, 5):
-        R, t = mhp_writer.read_calibration(str(root / 'calibrations' / 'data_1' / f'webcam_{k}'))
-        camera = Camera(MHP_K, R, t, 640, 480, MHP_DIST)
-        ours = mhp_writer.projections_text(frame['joints'], camera).splitlines()
+        rvec, t = mhp_format.read_calibration(str(calibrations / f'webcam_{k}'))
+        R, _ = cv2.Rodrigues(rvec)
+        camera = Camera(mhp_format.MHP_K, R, t, 640, 480, mhp_format.MHP_DIST)
+        ours = mhp_writer.projections_text(joints, camera).splitlines()
         real = (root / 'projections_2d' / 'data_1' / f'0_jointsCam_{k}.txt').read_text()
         for a, b in zip(ours, real.splitlines()):
             assert a.split()[0] == b.split()[0]
             assert np.allclose([float(v) for v in a.split()[1:]],
                                [float(v) for v in b.split()[1:]], atol=1e-6)
         box = (root / 'bounding_boxes' / 'data_1' / f'0_bbox_{k}.txt').read_text().split()
-        assert mhp_writer.bbox_values(frame['joints'], camera) == tuple(int(v) for v in box[1::2])
+        assert mhp_writer.bbox_values(joints, camera) == tuple(int(v) for v in box[1::2])
 
 
 # --------------------------------------------------------------------------- pose sources

@@ -14,12 +14,12 @@ from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS
 from conftest import ROOT, tiny_cfg_options
 
 import poseforge.models  # noqa: F401  (registers CPM, KeypointMSELoss, the estimator)
-from poseforge.codecs.limb_masks import limb_targets, num_limb_maps
 from poseforge.codecs.msra_heatmap import MSRAHeatmap
-from poseforge.engine.limb_weight_hook import LimbWeightDecayHook, limb_weight_scale
-from poseforge.models.backbones.nsrm import NSRM, NSRMOutput
 from poseforge.models.estimators.topdown import TopdownPoseEstimator
-from poseforge.models.heads.nsrm_head import DEFAULT_LIMB_WEIGHTS, NSRMHead
+from poseforge.models.nsrm.backbone import NSRM, NSRMOutput
+from poseforge.models.nsrm.head import DEFAULT_LIMB_WEIGHTS, NSRMHead
+from poseforge.models.nsrm.limb_masks import limb_targets, num_limb_maps
+from poseforge.models.nsrm.limb_weight_hook import LimbWeightDecayHook, limb_weight_scale
 from poseforge.registry import HOOKS, MODELS
 
 SYNTH_CONFIG = ROOT / 'configs' / 'nsrm' / 'nsrm_lpm-g1and6_synth-hands-128.py'
@@ -46,6 +46,14 @@ def encoded_targets(keypoints: np.ndarray, codec: MSRAHeatmap,
             torch.from_numpy(np.stack([o['keypoint_weights'] for o in out])))
 
 
+def batch_meta(keypoints: np.ndarray, input_size: int, visible: np.ndarray | None = None,
+               **extra) -> dict:
+    """``data_samples`` with the exact keypoints in ``meta``, as PackPoseInputs packs them."""
+    visible = np.ones(keypoints.shape[:2], np.float32) if visible is None else visible
+    return dict(meta=[dict(transformed_keypoints=k, input_size=(input_size, input_size),
+                           keypoints_visible=v, **extra) for k, v in zip(keypoints, visible)])
+
+
 # --------------------------------------------------------------------------- backbone
 @pytest.fixture(scope='module')
 def vgg_nsrm_g1and6() -> NSRM:
@@ -67,11 +75,12 @@ def test_paper_shape_forward_backward(vgg_nsrm_g1and6):
     model = vgg_nsrm_g1and6
     head = NSRMHead(mask_type='lpm', grouping='G1&6')
     codec = MSRAHeatmap((368, 368), (46, 46), sigma=1.0)
-    heatmaps, weights = encoded_targets(hand_keypoints(1, 368, seed=0, margin=20), codec)
+    keypoints = hand_keypoints(1, 368, seed=0, margin=20)
+    heatmaps, weights = encoded_targets(keypoints, codec)
     out = model(torch.randn(1, 3, 368, 368))
     assert [tuple(t.shape) for t in out.limb_logits] == [(1, 7, 46, 46)] * 3
     assert [tuple(t.shape) for t in out.heatmaps] == [(1, 21, 46, 46)] * 3
-    losses = head.loss(out, heatmaps, weights)
+    losses = head.loss(out, heatmaps, weights, batch_meta(keypoints, 368))
     (losses['loss_kpt'] + losses['loss_limb']).backward()
     for name, module in [('trunk.0', model.trunk[0])] + [
             (f'stages.{i}', stage[0]) for i, stage in enumerate(model.stages)]:
@@ -135,7 +144,7 @@ def test_head_losses_follow_the_original_formulas(mask_type, grouping):
     w, w61 = ORIGINAL_LIMB_WEIGHTS[mask_type, grouping], 0.2
     assert head.limb_weight == w and DEFAULT_LIMB_WEIGHTS == ORIGINAL_LIMB_WEIGHTS
     feats = random_feats(b, num_limb_maps(grouping), size, seed=5)
-    losses = head.loss(feats, heatmaps, weights)
+    losses = head.loss(feats, heatmaps, weights, batch_meta(keypoints, 64))
 
     norm = b * size * size
     kpt = sum(((p - heatmaps) ** 2).sum() / norm for p in feats.heatmaps)
@@ -160,54 +169,59 @@ def test_head_losses_follow_the_original_formulas(mask_type, grouping):
     assert all(x.grad is not None and x.grad.abs().sum() > 0 for x in feats.limb_logits)
 
 
-def test_limb_targets_from_meta_and_from_the_heatmaps_agree():
+def test_limb_targets_come_from_the_exact_keypoints_in_meta():
+    """The masks are drawn from meta['transformed_keypoints'] scaled to the grid (x 16 / 64),
+    with meta['keypoints_visible']; a batch without them is refused by name."""
     b, size, input_size = 3, 16, 64
     codec = MSRAHeatmap((input_size, input_size), (size, size), sigma=1.0)
     keypoints = hand_keypoints(b, input_size, seed=6, margin=1)
     visible = np.ones((b, 21), dtype=np.float32)
-    visible[1, 9] = 0  # unlabelled: its limbs vanish either way
-    heatmaps, weights = encoded_targets(keypoints, codec, visible)
-    metas = [dict(transformed_keypoints=k, input_size=(input_size, input_size),
-                  keypoints_visible=v) for k, v in zip(keypoints, visible)]
+    visible[1, 9] = 0  # unlabelled: its limbs vanish
+    heatmaps, _ = encoded_targets(keypoints, codec, visible)
     for mask_type in ('lpm', 'ldm'):
         head = NSRMHead(mask_type=mask_type, grouping='G1&6')
-        from_meta = head.limb_targets(heatmaps, weights, dict(meta=metas))
-        decoded = head.limb_targets(heatmaps, weights)
+        got = head.limb_targets(heatmaps, batch_meta(keypoints, input_size, visible))
         exact = limb_targets(torch.from_numpy(keypoints / 4), torch.from_numpy(visible),
                              (size, size), mask_type, 'G1&6')
-        assert torch.allclose(from_meta, exact, atol=1e-6)
-        if mask_type == 'lpm':
-            assert torch.allclose(decoded, exact, atol=1e-4)
-        else:  # binary: a cell exactly on the boundary may flip under float rounding
-            assert (decoded != exact).float().mean() < 2e-3
-    cells, vis = NSRMHead().limb_keypoints(heatmaps, weights)
-    assert torch.equal(vis, torch.from_numpy(visible > 0))
-    assert torch.allclose(cells[vis], torch.from_numpy(keypoints / 4)[vis], atol=1e-3)
+        assert torch.allclose(got, exact, atol=1e-6)
+    # joint 9 (middle finger root) is unlabelled in sample 1 only: its limbs (0, 9) and (9, 10)
+    # leave the palm and middle-finger maps (G1&6 channels 6 and 3) of that sample alone
+    head = NSRMHead(mask_type='lpm', grouping='G1&6')
+    with_9 = head.limb_targets(heatmaps, batch_meta(keypoints, input_size))
+    without_9 = head.limb_targets(heatmaps, batch_meta(keypoints, input_size, visible))
+    changed = (with_9 != without_9).flatten(2).any(-1)  # (B, C)
+    assert changed[1, 3] and changed[1, 6]
+    assert not changed[0].any() and not changed[2].any()
+    assert not changed[1, [1, 2, 4, 5]].any()
+    with pytest.raises(ValueError, match="transformed_keypoints"):
+        NSRMHead().limb_targets(heatmaps, None)
+    with pytest.raises(ValueError, match="meta without transformed_keypoints"):
+        NSRMHead().limb_targets(heatmaps, dict(meta=[dict(input_size=(64, 64))] * b))
 
 
-def test_joint_beyond_the_crop_keeps_its_limb_only_with_exact_coordinates():
+def test_joint_beyond_the_crop_keeps_its_limb():
     codec = MSRAHeatmap((64, 64), (16, 16), sigma=1.0)
     keypoints = hand_keypoints(1, 64, seed=7, margin=8)
     keypoints[0, 4] = (40.0, -40.0)  # thumb tip 10 cells above the grid: the codec drops it
     heatmaps, weights = encoded_targets(keypoints, codec)
     assert weights[0, 4] == 0
     head = NSRMHead(mask_type='lpm', grouping='G6')
-    meta = dict(meta=[dict(transformed_keypoints=keypoints[0], input_size=(64, 64),
-                           keypoints_visible=np.ones(21, np.float32))])
-    thumb_exact = head.limb_targets(heatmaps, weights, meta)[0, 0]
-    thumb_decoded = head.limb_targets(heatmaps, weights)[0, 0]
-    # limb (3, 4) leaves the grid through its top row: only the exact coordinates draw it
+    thumb = head.limb_targets(heatmaps, batch_meta(keypoints, 64))[0, 0]
+    # limb (3, 4) leaves the grid through its top row: the exact coordinates still draw it
     want = limb_targets(torch.from_numpy(keypoints / 4), None, (16, 16), 'lpm', 'G6')[0, 0]
-    assert torch.allclose(thumb_exact, want, atol=1e-6)
-    assert (thumb_exact - thumb_decoded).max() > 0.5
+    assert torch.allclose(thumb, want, atol=1e-6)
+    without_tip = limb_targets(torch.from_numpy(keypoints[:, :4] / 4), None, (16, 16), 'lpm',
+                               'G1', limbs=[(0, 1), (1, 2), (2, 3)])[0, 0]
+    assert (thumb[0] - without_tip[0]).max() > 0.5  # the top row holds the outgoing limb
 
 
 def test_head_names_a_limb_channel_mismatch_and_bad_options():
     head = NSRMHead(grouping='G1')
     codec = MSRAHeatmap((64, 64), (16, 16), sigma=1.0)
-    heatmaps, weights = encoded_targets(hand_keypoints(1, 64, seed=8), codec)
+    keypoints = hand_keypoints(1, 64, seed=8)
+    heatmaps, weights = encoded_targets(keypoints, codec)
     with pytest.raises(ValueError, match='limb_channels=1'):
-        head.loss(random_feats(1, 7, 16, seed=0), heatmaps, weights)
+        head.loss(random_feats(1, 7, 16, seed=0), heatmaps, weights, batch_meta(keypoints, 64))
     with pytest.raises(ValueError, match='mask_type'):
         NSRMHead(mask_type='pam')
     with pytest.raises(TypeError, match='NSRM'):
@@ -223,9 +237,10 @@ def test_estimator_trains_and_predicts_with_the_last_keypoint_stage():
     keypoints = hand_keypoints(2, 32, seed=9)
     heatmaps, weights = encoded_targets(keypoints, MSRAHeatmap((32, 32), (8, 8), sigma=1.0))
     inputs = torch.randint(0, 255, (2, 3, 32, 32), dtype=torch.uint8)
+    meta = batch_meta(keypoints, 32, input_to_image=np.array([[2, 0, 1], [0, 2, 3]],
+                                                             np.float32))
     data = model.data_preprocessor(dict(inputs=inputs, data_samples=dict(
-        heatmaps=heatmaps, keypoint_weights=weights,
-        meta=[dict(input_to_image=np.array([[2, 0, 1], [0, 2, 3]], np.float32))] * 2)), True)
+        heatmaps=heatmaps, keypoint_weights=weights, **meta)), True)
     losses = model(**data, mode='loss')
     assert losses['loss_limb'] > 0 and losses['loss_kpt'] > 0
     model.eval()
@@ -259,8 +274,10 @@ def test_hook_sets_the_scale_the_head_logs():
     hook.before_train_epoch(SimpleNamespace(model=model, epoch=45))  # 46th epoch: 2 decays
     assert model.head.limb_weight_scale == pytest.approx(0.01)
     codec = MSRAHeatmap((32, 32), (8, 8), sigma=1.0)
-    heatmaps, weights = encoded_targets(hand_keypoints(1, 32, seed=10), codec)
-    losses = model.head.loss(random_feats(1, 7, 8, seed=1), heatmaps, weights)
+    keypoints = hand_keypoints(1, 32, seed=10)
+    heatmaps, weights = encoded_targets(keypoints, codec)
+    losses = model.head.loss(random_feats(1, 7, 8, seed=1), heatmaps, weights,
+                             batch_meta(keypoints, 32))
     assert losses['limb_weight'].item() == pytest.approx(0.1 * 0.01)
     with pytest.raises(RuntimeError, match='NSRMHead'):
         hook.before_train_epoch(SimpleNamespace(model=torch.nn.Linear(2, 2), epoch=0))

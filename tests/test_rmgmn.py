@@ -15,9 +15,9 @@ from torch import nn
 import poseforge.models  # noqa: F401  (registers the estimator, losses, CPM)
 from poseforge.codecs.msra_heatmap import MSRAHeatmap
 from poseforge.datasets.collate import pose_collate
-from poseforge.models.backbones.rmgmn import (RMGMN, as_cos_sin, hand_angle, heatmap_centre,
-                                              keypoints_from_heatmaps, rotate_maps)
-from poseforge.models.heads.rmgmn_head import RMGMNHead, kernel_targets
+from poseforge.models.rmgmn.backbone import RMGMN
+from poseforge.models.rmgmn.geometry import as_cos_sin, hand_angle, heatmap_centre, rotate_maps
+from poseforge.models.rmgmn.head import RMGMNHead, kernel_targets
 from poseforge.registry import DATASETS, MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,6 +59,20 @@ def hand_keypoints() -> torch.Tensor:
 def gaussian_maps(keypoints: torch.Tensor, size: int = 16) -> torch.Tensor:
     codec = MSRAHeatmap(input_size=(size, size), heatmap_size=(size, size), sigma=1.0)
     return torch.from_numpy(codec.encode(keypoints[0].numpy())['heatmaps'])[None]
+
+
+def keypoints_from_heatmaps(heatmaps: torch.Tensor) -> torch.Tensor:
+    """Sub-pixel centres ``(B, K, 2)`` (cells) of Gaussian maps: the codec's decoding, no blur."""
+    h, w = heatmaps.shape[-2:]
+    codec = MSRAHeatmap(input_size=(w, h), heatmap_size=(w, h), blur_kernel_size=0)
+    return codec.batch_decode(heatmaps)[0]
+
+
+def batch_meta(keypoints: torch.Tensor, size: int, visible: torch.Tensor | None = None) -> dict:
+    """``data_samples`` whose ``meta`` holds the exact keypoints (input px of a ``size`` crop)."""
+    visible = torch.ones(keypoints.shape[:2]) if visible is None else visible
+    return dict(meta=[dict(transformed_keypoints=k.numpy(), input_size=(size, size),
+                           keypoints_visible=v.numpy()) for k, v in zip(keypoints, visible)])
 
 
 def training_batch(config: Path, data_root: Path, num: int = 4) -> tuple[Config, dict]:
@@ -171,16 +185,15 @@ def test_rotating_by_the_hand_angle_turns_the_hand_upright():
 
 def test_teacher_forcing_rotates_by_the_ground_truth_angle():
     keypoints = hand_keypoints()
-    maps = gaussian_maps(keypoints)
     model = light_model(teacher_forcing=True).train()
     x = torch.randn(1, 3, 128, 128)
-    out = model(x, data_samples=dict(heatmaps=maps))
+    out = model(x, data_samples=batch_meta(keypoints * 8, 128))
     torch.testing.assert_close(out['angle'], hand_angle(keypoints)[0], atol=1e-4, rtol=0)
-    unlabelled = maps.clone()
+    unlabelled = torch.ones(1, 21)
     unlabelled[0, 9] = 0  # no middle-finger root: fall back to the prediction
-    out = model(x, data_samples=dict(heatmaps=unlabelled))
+    out = model(x, data_samples=batch_meta(keypoints * 8, 128, unlabelled))
     torch.testing.assert_close(out['angle'], out['angle_pred'].detach())
-    with pytest.raises(ValueError, match='data_samples'):
+    with pytest.raises(ValueError, match='transformed_keypoints'):
         model(x)
     model.eval()  # inference uses the rotation net
     out = model(x)
@@ -234,17 +247,21 @@ def test_head_losses_vanish_for_perfect_outputs_and_follow_the_weights():
                  kernels=[kernels], mix_weights=torch.full((1, 3), 1 / 3), angle_pred=cos_sin,
                  angle=cos_sin)
     head = RMGMNHead()
-    losses = head.loss(feats, maps, torch.ones(1, 21))
+    meta = batch_meta(keypoints * 8, 128)  # a 128 crop: 8 px per cell of the 16 grid
+    losses = head.loss(feats, maps, torch.ones(1, 21), meta)
     for key in ('loss_unary', 'loss_marginal', 'loss_kernel', 'loss_rotation'):
         assert losses[key].item() == pytest.approx(0.0, abs=1e-9), key
     assert losses['angle_error_deg'].item() < 0.1 and losses['acc_pose'].item() == 1.0
 
     wrong = dict(feats, angle_pred=torch.tensor([[0.0, 1.0]]), kernels=[kernels.flip(-1)])
-    losses = RMGMNHead(unary_weight=0, marginal_weight=0).loss(wrong, maps, torch.ones(1, 21))
+    losses = RMGMNHead(unary_weight=0, marginal_weight=0).loss(wrong, maps, torch.ones(1, 21),
+                                                               meta)
     assert set(k for k in losses if 'loss' in k) == {'loss_kernel', 'loss_rotation'}
     assert losses['loss_kernel'] > 0 and losses['loss_rotation'] > 0.3
     with pytest.raises(ValueError, match='2 kernel_sigmas for a pool of 3'):
-        RMGMNHead(kernel_sigmas=(1.0, 2.0)).loss(feats, maps)
+        RMGMNHead(kernel_sigmas=(1.0, 2.0)).loss(feats, maps, data_samples=meta)
+    with pytest.raises(ValueError, match='RMGMNHead needs the ground-truth keypoints'):
+        head.loss(feats, maps)
 
 
 # --------------------------------------------------------------------------- staged training
@@ -286,7 +303,7 @@ def test_vgg19_variant_forward_backward_at_paper_shape():
     assert [tuple(m.shape) for m in out['heatmaps']] == [(1, 21, 46, 46)] * 6
     assert tuple(out['marginals'].shape) == (1, 21, 46, 46)
     assert [tuple(k.shape) for k in out['kernels']] == [(1, 3, 40, 45, 45)] * 6
-    losses = model.head.loss(out, target, torch.ones(1, 21))
+    losses = model.head.loss(out, target, torch.ones(1, 21), batch_meta(keypoints * 8, 368))
     total = sum(v for k, v in losses.items() if 'loss' in k)
     total.backward()
     backbone = model.backbone

@@ -12,9 +12,9 @@ from mmengine.registry import DefaultScope
 
 import poseforge.models  # noqa: F401  (registers the estimator, head, losses, CPM)
 from poseforge.datasets.collate import pose_collate
+from poseforge.models import spatial_graph
 from poseforge.models.backbones.cpm import CPM
 from poseforge.models.backbones.sia_gcn import SIAGCN, GraphRefinement
-from poseforge.models.graph import belief_propagation
 from poseforge.registry import DATASETS, MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,13 +83,13 @@ def test_edge_kernel_moves_the_senders_map_to_the_receiver():
 
 def test_one_grouped_convolution_per_round(monkeypatch):
     calls = []
-    conv2d = belief_propagation.F.conv2d
+    conv2d = spatial_graph.F.conv2d
 
     def counting_conv2d(*args, **kwargs):
         calls.append(kwargs.get('groups'))
         return conv2d(*args, **kwargs)
 
-    monkeypatch.setattr(belief_propagation.F, 'conv2d', counting_conv2d)
+    monkeypatch.setattr(spatial_graph.F, 'conv2d', counting_conv2d)
     graph = SIAGCN(arch='light_s8').graph
     graph(torch.rand(3, 21, 16, 16))
     assert calls == [40, 40]  # two rounds, each one conv over the 40 directed edges

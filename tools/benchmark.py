@@ -2,6 +2,8 @@
 """Measure the data pipeline, a training step, inference, or dataset generation.
 
     python tools/benchmark.py pipeline CONFIG [--iters N] [--threads 1] [--cfg-options ...]
+                                              [--step-options TYPE.KEY=VALUE ...]
+                                              [--codec-options KEY=VALUE ...]
     python tools/benchmark.py train    CONFIG [--iters N] [--batch-size B] [--threads N]
                                               [--device cpu|cuda] [--amp] [--channels-last]
                                               [--compile]
@@ -13,6 +15,12 @@
 Each mode prints one JSON object (``samples_per_s``; ``gflops_per_s`` for train/infer, counted
 with torch's FlopCounterMode, forward + backward for train). ``standard`` runs the set the README
 reports and writes it as a markdown table. Timings exclude a warm-up.
+
+Pipeline steps are addressed by type, not by position: ``--step-options
+PhotometricAug.transforms=[]`` sets ``transforms`` of every ``PhotometricAug`` step of every
+dataloader (an error names the config's step types when none matches), and ``--codec-options
+input_size=(368,368) heatmap_size=(46,46) sigma=1.0`` changes the codec everywhere it is used
+(``codec``, ``model.head.decoder``, each ``GenerateTarget`` encoder and ``TopdownAffine`` size).
 
 Side by side with mmpose (``pipeline``, ``train``, ``metrics`` and ``standard``)::
 
@@ -26,22 +34,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import _mmpose_side as mmpose_side
 from _metric_timing import time_pck_auc_epe
 from _common import add_cfg_options, user_errors_exit
+from _standard_benchmarks import run_standard
+from mmengine.config import DictAction
 
 import numpy as np
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _set_threads(n: int | None) -> None:
@@ -49,6 +52,69 @@ def _set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
         import cv2
         cv2.setNumThreads(max(n - 1, 0) if n > 1 else 0)
+
+
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def pipeline_steps(cfg, step_type: str) -> list:
+    """Every step of type ``step_type`` in the pipelines of the config's dataloaders."""
+    return [step for loader in LOADERS if cfg.get(loader)
+            for step in (cfg[loader].get('dataset') or {}).get('pipeline') or []
+            if step.get('type') == step_type]
+
+
+def _set_key(node, path: str, value) -> None:
+    *parents, last = path.split('.')
+    for key in parents:
+        node = node[key]
+    node[last] = value
+
+
+def set_step_options(cfg, options: dict | None) -> None:
+    """``{'TYPE.KEY': value}``: set ``KEY`` (dotted) of every pipeline step of type ``TYPE``, so
+    that a benchmark row names the step it changes rather than its position in the list."""
+    from poseforge.utils.config import ConfigError
+    for spec, value in (options or {}).items():
+        step_type, _, key = spec.partition('.')
+        steps = pipeline_steps(cfg, step_type)
+        if not key or not steps:
+            types = sorted({step.get('type') for loader in LOADERS if cfg.get(loader)
+                            for step in (cfg[loader].get('dataset') or {}).get('pipeline') or []})
+            problem = ('expected TYPE.KEY=VALUE' if not key else
+                       f"no pipeline step of type '{step_type}' (steps: {', '.join(types)})")
+            raise ConfigError(f"--step-options '{spec}': {problem}")
+        for step in steps:
+            _set_key(step, key, value)
+
+
+def set_codec_options(cfg, options: dict | None) -> None:
+    """Change the codec's ``options`` wherever the config uses it: ``codec``,
+    ``model.head.decoder``, every ``GenerateTarget`` encoder and, for ``input_size``, every
+    ``TopdownAffine`` (one codec, one change)."""
+    from poseforge.utils.config import ConfigError
+    if not options:
+        return
+    codecs = [step['encoder'] for step in pipeline_steps(cfg, 'GenerateTarget')]
+    codecs += [c for c in (cfg.get('codec'), ((cfg.get('model') or {}).get('head') or {})
+                           .get('decoder')) if c is not None]
+    if not codecs:
+        raise ConfigError('--codec-options: the config has no codec (no GenerateTarget, '
+                          'codec or model.head.decoder)')
+    for codec in codecs:
+        codec.update(options)
+    if 'input_size' in options:
+        for step in pipeline_steps(cfg, 'TopdownAffine'):
+            step['input_size'] = options['input_size']
+
+
+def load_benchmark_config(args: argparse.Namespace):
+    """The config with ``--cfg-options``, then ``--codec-options`` and ``--step-options``."""
+    from poseforge.utils.config import load_config
+    cfg = load_config(args.config, args.cfg_options)
+    set_codec_options(cfg, args.codec_options)
+    set_step_options(cfg, args.step_options)
+    return cfg
 
 
 def _build_dataset(cfg, split: str):
@@ -249,162 +315,6 @@ def mmpose_job(args: argparse.Namespace, cfg) -> dict:
                                  threads, args.mmpose_channels_last)
 
 
-def machine_line() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
-    except (OSError, StopIteration):
-        pass
-    return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}'
-
-
-#: mmpose 1.3.2 on this kind of machine (2 cores, torch 2.13 CPU), from the speed issue: the
-#: anchors a plain ``standard`` run takes its ratios against. ``standard --vs-mmpose`` measures
-#: mmpose in the same run instead.
-MMPOSE_REFERENCE = {
-    'pipeline-256': ('samples/s', 415.0),
-    'pipeline-368': ('samples/s', 351.0),
-    'train-cpm': ('GFLOP/s', 180.0),
-    'metrics': ('s', 2.2),
-}
-_PIPE_368 = ['train_dataloader.dataset.pipeline.4.input_size=(368,368)',
-             'train_dataloader.dataset.pipeline.6.encoder.input_size=(368,368)',
-             'train_dataloader.dataset.pipeline.6.encoder.heatmap_size=(46,46)',
-             'train_dataloader.dataset.pipeline.6.encoder.sigma=1.0']
-#: mmpose's measured hand pipeline has no photometric step (its per-step breakdown in the speed
-#: issue lists none), so the rows compared with those anchors leave poseforge's out too.
-_NO_PHOTOMETRIC = ['train_dataloader.dataset.pipeline.5.transforms=[]']
-#: mmpose's PhotometricDistortion recipe, which --vs-mmpose maps to mmpose's own transform.
-_MMPOSE_PHOTOMETRIC = ['train_dataloader.dataset.pipeline.5.transforms=photometric_distortion']
-HAND_PIPELINE = 'configs/benchmarks/hand_pipeline.py'
-
-
-def _pipeline_row(key: str, label: str, *options: str, config: str = HAND_PIPELINE,
-                  iters: int = 1000) -> tuple[str, str, list[str]]:
-    spec = ['pipeline', config, '--threads', '1', '--iters', str(iters), '--rounds', '5']
-    return key, label, spec + (['--cfg-options', *options] if options else [])
-
-
-#: the fixture json's file names are relative to the fixture folder itself
-_NO_IMG_PREFIX = 'train_dataloader.dataset.data_prefix.img='
-
-
-def _fixture(name: str, ann_file: str, *extra: str) -> list[str]:
-    return [f'train_dataloader.dataset.data_root=../shared/fixtures/{name}',
-            f'train_dataloader.dataset.ann_file={ann_file}', *extra]
-
-
-def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
-    """(key, label, arguments) of each row of the README's table. A row with a key is compared
-    with mmpose: against ``MMPOSE_REFERENCE`` when it has that key, side by side with
-    ``--vs-mmpose``."""
-    synth = [f'train_dataloader.dataset.data_root={synth_root}']
-    onehand = _fixture('onehand10k', 'test_onehand10k.json')
-    cpm = ['configs/cpm/cpm_vgg19_onehand10k-368.py', '--threads', '2', '--iters', '2',
-           '--batch-size', '8', '--channels-last']
-    return [
-        _pipeline_row('pipeline-256', 'data path 256x256 -> 64x64, no photometric, 1 thread',
-                      *_NO_PHOTOMETRIC),
-        _pipeline_row('pipeline-368', 'data path 368x368 -> 46x46, no photometric, 1 thread',
-                      *_PIPE_368, *_NO_PHOTOMETRIC),
-        _pipeline_row('pipeline-256-photometric', 'data path 256x256 -> 64x64 + mmpose\'s '
-                      'PhotometricDistortion recipe, 1 thread', *_MMPOSE_PHOTOMETRIC),
-        _pipeline_row('pipeline-368-photometric', 'data path 368x368 -> 46x46 + mmpose\'s '
-                      'PhotometricDistortion recipe, 1 thread', *_PIPE_368, *_MMPOSE_PHOTOMETRIC),
-        _pipeline_row('pipeline-coco', 'data path COCO images, 192x256 -> 24x32 (COCO CPM '
-                      'config: no photometric), 1 thread',
-                      *_fixture('coco', 'test_coco.json', _NO_IMG_PREFIX),
-                      config='configs/cpm/cpm_vgg19_coco-256x192.py', iters=500),
-        _pipeline_row('pipeline-rhd', 'data path RHD images (PNG), 368x368 -> 46x46, no '
-                      'photometric, 1 thread',
-                      *_fixture('rhd', 'test_rhd.json', *_NO_PHOTOMETRIC),
-                      config='configs/cpm/cpm_vgg19_rhd-368.py', iters=500),
-        _pipeline_row('', 'data path 256x256 -> 64x64 + poseforge\'s default photometric, '
-                      '1 thread'),
-        _pipeline_row('', 'data path 368x368 -> 46x46 + poseforge\'s default photometric, '
-                      '1 thread', *_PIPE_368),
-        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
-         '(mmpose: its CPM, fp32, NCHW as it runs)',
-         ['train', *cpm, '--cfg-options', *onehand]),
-        ('train-cpm-cl', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
-         '(mmpose: its CPM made channels_last too)',
-         ['train', *cpm, '--mmpose-channels-last', '--cfg-options', *onehand]),
-        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last '
-         '(mmpose: fp32, its only CPU precision)',
-         ['train', *cpm, '--amp', '--cfg-options', *onehand]),
-        ('', 'train step light CPM 128 (quick start), batch 32, 2 threads',
-         ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
-          '--iters', '10', '--batch-size', '32', '--cfg-options', *synth]),
-        ('metrics', 'PCK + AUC + EPE, 100,000 x 21 keypoints, 1 thread',
-         ['metrics', '--num', '100000', '--threads', '1']),
-        ('', 'generated views 256x256 (RGB + depth + mask), 1 process',
-         ['generate', '--num', '30', '--size', '256', '--views', '4']),
-    ]
-
-
-def _anchor_ratio(key: str, result: dict) -> tuple[str, str]:
-    """(mmpose figure, ratio) against the speed issue's anchors; empty where there is none."""
-    if key not in MMPOSE_REFERENCE:
-        return '', ''
-    unit, ref = MMPOSE_REFERENCE[key]
-    if unit == 's':
-        return f'{ref} s (anchor)', f'{ref / result["seconds"]:.1f}x'
-    value = result['gflops_per_s'] if unit == 'GFLOP/s' else result['samples_per_s']
-    return f'{ref:g} {unit} (anchor)', f'{value / ref:.2f}x'
-
-
-def _measured_ratio(result: dict) -> tuple[str, str]:
-    """(mmpose figure, ratio) from a side-by-side row."""
-    theirs = result['mmpose']
-    if result['mode'] == 'metrics':
-        check = '' if result.get('values_match') else ', VALUES DIFFER'
-        return f"{theirs['seconds']} s (same run{check})", f"{result['vs_mmpose']:.1f}x"
-    if result['mode'] == 'train':
-        return f"{theirs['gflops_per_s']} GFLOP/s (same run)", f"{result['vs_mmpose']:.2f}x"
-    return f"{theirs['samples_per_s']} samples/s (same run)", f"{result['vs_mmpose']:.2f}x"
-
-
-def markdown_table(rows: list[dict]) -> list[str]:
-    lines = ['| benchmark | samples/s | GFLOP/s | seconds | mmpose 1.3.2 | ratio |',
-             '|---|---:|---:|---:|---|---:|']
-    for r in rows:
-        theirs, ratio = _measured_ratio(r) if 'mmpose' in r else _anchor_ratio(r['key'], r)
-        lines.append(f"| {r['label']} | {r['samples_per_s']} | {r.get('gflops_per_s', '')} | "
-                     f"{r['seconds']} | {theirs} | {ratio} |")
-    return lines
-
-
-def run_standard(out: str | None, mmpose_python: str | None = None) -> list[dict]:
-    """The README's table; each row in a fresh process so thread settings don't leak. With
-    ``mmpose_python`` the keyed rows run side by side with mmpose."""
-    synth = Path(tempfile.mkdtemp()) / 'synth'
-    subprocess.run([sys.executable, str(ROOT / 'tools' / 'generate_dataset.py'), '--out',
-                    str(synth), '--num', '40', '--views', '2', '--size', '128', '--no-depth'],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rows = []
-    for key, label, spec in standard_rows(str(synth)):
-        if mmpose_python and key:
-            spec = [*spec, '--vs-mmpose', '--mmpose-python', mmpose_python]
-        elif '--mmpose-channels-last' in spec:
-            continue  # only meaningful side by side
-        proc = subprocess.run([sys.executable, __file__, *spec], capture_output=True,
-                              text=True, cwd=ROOT)
-        if proc.returncode != 0:
-            raise RuntimeError(f'{label} failed:\n{proc.stderr[-2000:]}')
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        result.update(label=label, key=key)
-        rows.append(result)
-        print(json.dumps(result), flush=True)
-    if out:
-        how = ('mmpose measured in the same run, alternating with poseforge (best round of each)'
-               if mmpose_python else "mmpose: the speed issue's anchor figures, not re-measured")
-        lines = [f'Measured on: {machine_line()}; {how}', '', *markdown_table(rows)]
-        Path(out).write_text('\n'.join(lines) + '\n')
-        print(f'table written to {out}')
-    return rows
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('mode', choices=['pipeline', 'train', 'infer', 'generate', 'metrics',
@@ -434,6 +344,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--mmpose-channels-last', action='store_true',
                         help='--vs-mmpose train: run mmpose channels_last too (it runs NCHW)')
     add_cfg_options(parser)
+    parser.add_argument('--step-options', nargs='+', action=DictAction, default=None,
+                        metavar='TYPE.KEY=VALUE',
+                        help='set KEY of every pipeline step of type TYPE, e.g. '
+                             'PhotometricAug.transforms=[]')
+    parser.add_argument('--codec-options', nargs='+', action=DictAction, default=None,
+                        metavar='KEY=VALUE',
+                        help='change the codec wherever it is used (decoder, targets, crop '
+                             'size), e.g. input_size=(368,368) heatmap_size=(46,46) sigma=1.0')
     args = parser.parse_args(argv)
     if args.mode in ('pipeline', 'train', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
@@ -465,10 +383,7 @@ def main(argv=None) -> dict | list:
         python = mmpose_side.find_mmpose_python(args.mmpose_python) if args.vs_mmpose else None
         if args.mode == 'standard':
             return run_standard(args.out, python)
-        cfg = None
-        if args.config:
-            from poseforge.utils.config import load_config
-            cfg = load_config(args.config, args.cfg_options)
+        cfg = load_benchmark_config(args) if args.config else None
         ours = _poseforge_bench(args, cfg)
         if python is None:  # alone: best of --rounds (default 1)
             rounds = args.rounds or 1

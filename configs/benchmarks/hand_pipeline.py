@@ -3,10 +3,11 @@
 # targets, packing) plus photometric augmentation, on the OneHand10K images in the shared
 # fixtures (the same files the mmpose figures in docs/benchmarks.md were measured on), decoded
 # as poseforge's training presets do (reduced-size JPEG decoding when the crop allows it). The
-# rows compared with mmpose set the photometric step to nothing (pipeline.5.transforms=[]) or
-# to mmpose's PhotometricDistortion recipe (transforms=photometric_distortion).
+# rows compared with mmpose set the photometric step to nothing
+# (--step-options PhotometricAug.transforms=[]) or to mmpose's PhotometricDistortion recipe
+# (transforms=photometric_distortion).
 # 256x256 crops -> 64x64 heatmaps (sigma 2), mmpose's hand setting; `make bench` measures the
-# CPM setting (368 -> 46, sigma 1) with --cfg-options on pipeline.4 and pipeline.6.
+# CPM setting (368 -> 46, sigma 1) with --codec-options input_size=(368,368) ... as well.
 _base_ = ['../_base_/default_runtime.py', '../_base_/datasets/onehand10k.py']
 
 codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2.0)

@@ -8,11 +8,9 @@
 #   --cfg-options model.backbone.pretrained=path/to/vgg19.pth
 # It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
 # photometric) so that the comparison with CPM isolates the structure regularisation.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+          '../_base_/codecs/msra_368.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
-
-
-codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
 
 model = dict(
     type='TopdownPoseEstimator',
@@ -22,7 +20,7 @@ model = dict(
     head=dict(type='NSRMHead', mask_type='lpm', grouping='G1&6', limb_weight=0.1, g6_weight=0.2,
               limb_sigma=1.0, ldm_width=1.0,
               # x21: the original sums the MSE over the 21 maps (keeps w's meaning)
-              loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=codec),
+              loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=_base_.codec),
     test_cfg=dict(flip_test=False),
 )
 
@@ -36,9 +34,9 @@ model = dict(
 # The augmentation of the CPM configs (configs/cpm/cpm_vgg19_*-368.py): NSRM and its baseline
 # see the same data.
 onehand10k_train_pipeline, onehand10k_test_pipeline = topdown_pipelines(
-    codec, padding=2.2 / 1.2, rotate_factor=60.0)
+    _base_.codec, padding=2.2 / 1.2, rotate_factor=60.0)
 panoptic_train_pipeline, panoptic_test_pipeline = topdown_pipelines(
-    codec, padding=2.2, rotate_factor=60.0)
+    _base_.codec, padding=2.2, rotate_factor=60.0)
 
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4))
 param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[100], gamma=0.5)]

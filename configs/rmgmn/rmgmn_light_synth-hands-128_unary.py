@@ -5,11 +5,9 @@
 # Next: rmgmn_light_synth-hands-128_pairwise.py (loads this stage's last checkpoint).
 _base_ = ['../quickstart/cpm-light_synth-hands-128.py', '../_base_/models/rmgmn_hand21.py']
 
-codec = dict(type='MSRAHeatmap', input_size=(128, 128), heatmap_size=(16, 16), sigma=1.0)
-
 model = dict(
     backbone=dict(_delete_=True, **_base_.rmgmn_backbone, unary=dict(arch='light_s8'),
                   pairwise=dict(arch='light_s8'), kernel_size=11, train_stage='unary'),
-    head=dict(_delete_=True, **_base_.rmgmn_head, decoder=codec, unary_weight=1.0,
+    head=dict(_delete_=True, **_base_.rmgmn_head, decoder=_base_.codec, unary_weight=1.0,
               marginal_weight=0.0, kernel_weight=0.0, rotation_weight=1.0),
 )

@@ -8,11 +8,9 @@
 #   ... train_stage=joint, lr 1e-5, load_from=<stage 2 ckpt>                      (stage 3)
 _base_ = ['../cpm/cpm_vgg19_synth-hands-368.py', '../_base_/models/rmgmn_hand21.py']
 
-codec = dict(type='MSRAHeatmap', input_size=(368, 368), heatmap_size=(46, 46), sigma=1.0)
-
 model = dict(
     backbone=dict(_delete_=True, **_base_.rmgmn_backbone, unary=dict(arch='vgg19', num_stages=6),
                   pairwise=dict(arch='vgg19', num_stages=6), kernel_size=45, train_stage=None),
-    head=dict(_delete_=True, **_base_.rmgmn_head, decoder=codec, unary_weight=1.0,
+    head=dict(_delete_=True, **_base_.rmgmn_head, decoder=_base_.codec, unary_weight=1.0,
               marginal_weight=1.0, kernel_weight=1.0, rotation_weight=1.0),
 )

@@ -1,8 +1,8 @@
 """Keypoint codecs: keypoints <-> training targets (``KEYPOINT_CODECS``).
 
 Importing this package registers every codec (the registry's lazy ``locations`` point here).
+NSRM's limb-mask targets live with the model: :mod:`poseforge.models.nsrm.limb_masks`.
 """
-from poseforge.codecs import limb_masks  # noqa: F401  (NSRM's LPM/LDM limb targets)
 from poseforge.codecs.msra_heatmap import MSRAHeatmap, gaussian_blur_kernel
 
 __all__ = ['MSRAHeatmap', 'gaussian_blur_kernel']

@@ -1,11 +1,10 @@
 """``MhpDataset``: the Large-scale Multiview 3D Hand Pose Dataset (Gomez-Donoso et al.), read
 from its original release layout.
 
-Layout under ``data_root`` (``docs/datasets.md``, MHP)::
-
-    annotated_frames/data_N/{f}_webcam_{1..4}.jpg      640x480
-    annotated_frames/data_N/{f}_joints.txt             22 lines "NAME x y z", Leap Motion world, mm
-    calibrations/data_N/webcam_{k}/{rvec,tvec}.pkl     Python-2 pickles, (3, 1) float64
+The format (layout, joint lines and their map to ``hand21``, cameras, wrist and box rules, the
+file readers) is :mod:`poseforge.formats.mhp`, shared with the generator's MHP writer. Read
+under ``data_root``: ``annotated_frames/data_N/{f}_webcam_{1..4}.jpg`` and ``{f}_joints.txt``,
+``calibrations/data_N/webcam_{k}/{rvec,tvec}.pkl``.
 
 ``projections_2d/`` and ``bounding_boxes/`` (written by the dataset's utility scripts, missing
 from some copies) are never read: the loader computes both, and reproduces the dataset's own
@@ -16,148 +15,44 @@ One schema entry (:mod:`poseforge.datasets.base`) per (frame, view): ``keypoints
 joints projected with the webcams' lens distortion (``cv2.projectPoints``), ``keypoints_3d`` the
 same joints in that camera's frame (mm), ``K``/``dist``/``R``/``t`` its calibration
 (``X_cam = R X_world + t``), ``view_id`` = webcam number - 1, ``sequence_id`` (``'data_N'``),
-``frame_id`` (``f``) and ``bbox`` (the dataset's rule, :func:`padded_keypoint_bbox`). MHP has
-no visibility labels: every joint is labelled, ``keypoints_visible`` is 1.
+``frame_id`` (``f``) and ``bbox`` (the dataset's rule,
+:func:`~poseforge.formats.mhp.padded_keypoint_bbox`). MHP has no visibility labels: every joint
+is labelled, ``keypoints_visible`` is 1.
 
 Joint 0: ``root='palm'`` keeps Leap Motion's ``PALM_POSITION``, the palm centre, which is not the
 wrist (``dataset.metainfo`` then names joint 0 ``palm``); ``root='wrist'`` derives a wrist with
-:func:`~poseforge.datasets.hand_conversions.palm_to_wrist` (shared with STB). The 22nd line,
+:func:`~poseforge.formats.mhp.palm_to_wrist` (shared with STB). The 22nd line,
 ``PALM_NORMAL``, is a direction and is not used.
 """
 from __future__ import annotations
 
 import os
 import os.path as osp
-import pickle
 import re
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
 
 from poseforge.datasets.base import BaseKeypointDataset, DatasetError, instance
-from poseforge.datasets.hand_conversions import (DEFAULT_WRIST_ANCHOR, DEFAULT_WRIST_FACTOR,
-                                                 HAND21_INDEX, check_root,
-                                                 padded_keypoint_bbox, palm_to_wrist,
-                                                 rodrigues, root_metainfo)
+from poseforge.datasets.hand_conversions import check_root, rodrigues, root_metainfo
+from poseforge.formats.mhp import (MHP_DIST, MHP_K, MHP_FILE_LAYOUT, MHP_TO_CANONICAL, MHP_WEBCAMS,
+                                   WRIST_ANCHOR, WRIST_FACTOR, MhpFormatError,
+                                   padded_keypoint_bbox, palm_to_wrist, read_calibration,
+                                   read_joints_file)
 from poseforge.registry import DATASETS
 
-__all__ = ['MhpDataset', 'MHP_LINE_NAMES', 'MHP_TO_HAND21', 'MHP_K', 'MHP_DIST',
-           'read_mhp_joints', 'load_py2_array']
+__all__ = ['MhpDataset', 'project_with_distortion']
 
-# --------------------------------------------------------------------------- format constants
-#: Finger codes of the joints file -> hand21 finger.
-_MHP_FINGERS = {'TH': 'thumb', 'F4': 'index', 'F3': 'middle', 'F2': 'ring', 'F1': 'little'}
-#: Joint parts -> hand21 part number (1 = MCP ... 4 = tip). KNU1_A is the PIP, KNU1_B the MCP.
-_MHP_PARTS = {'KNU1_B': '1', 'KNU1_A': '2', 'KNU2_A': '3', 'KNU3_A': '4'}
-#: The 22 line names of a ``{f}_joints.txt``, in file order.
-MHP_LINE_NAMES: tuple[str, ...] = tuple(
-    f'{finger}_{part}' for finger in ('F4', 'F3', 'F1', 'F2', 'TH')
-    for part in ('KNU1_A', 'KNU1_B', 'KNU2_A', 'KNU3_A')) + ('PALM_POSITION', 'PALM_NORMAL')
-
-
-def _mhp_to_hand21() -> tuple[int, ...]:
-    """``MHP_TO_HAND21[i]`` = the joints-file line of hand21 joint ``i`` (0 = PALM_POSITION)."""
-    line_of = {'wrist': MHP_LINE_NAMES.index('PALM_POSITION')}
-    for line, name in enumerate(MHP_LINE_NAMES[:20]):
-        finger, part = name.split('_', 1)
-        line_of[_MHP_FINGERS[finger] + _MHP_PARTS[part]] = line
-    return tuple(line_of[name] for name in HAND21_INDEX)
-
-
-#: The file's line index of every canonical (hand21) joint; joint 0 is the palm centre.
-MHP_TO_HAND21: tuple[int, ...] = _mhp_to_hand21()
-
-#: Intrinsics shared by all four webcams, and their distortion (k1, k2, p1, p2, k3).
-MHP_K = np.array([[614.878, 0.0, 313.219], [0.0, 615.479, 231.288], [0.0, 0.0, 1.0]])
-MHP_DIST = np.array([0.092701, -0.175877, -0.0035687, -0.00302299, 0.0])
-MHP_VIEWS: tuple[int, ...] = (1, 2, 3, 4)
-
-_EXPECTED_LAYOUT = ('annotated_frames/data_N/{f}_joints.txt and {f}_webcam_{1..4}.jpg, '
-                    'calibrations/data_N/webcam_{1..4}/{rvec,tvec}.pkl')
 _JOINTS_FILE = re.compile(r'^(\d+)_joints\.txt$')
 
 
-# --------------------------------------------------------------------------- file readers
-def read_mhp_joints(path: str) -> np.ndarray:
-    """One ``{f}_joints.txt`` as a ``(22, 3)`` float64 array, lines in file order.
-
-    Every line must be ``NAME x y z`` with the names of :data:`MHP_LINE_NAMES` in that order
-    (the canonical mapping relies on it); anything else raises :class:`DatasetError` naming the
-    file and the 1-based line.
-    """
+def _read(reader: Callable, *args: Any) -> Any:
+    """Run a :mod:`poseforge.formats.mhp` reader; its format errors become ``DatasetError``."""
     try:
-        with open(path, encoding='utf-8') as f:
-            lines = [line for line in f.read().splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as err:
-        raise DatasetError(f"MhpDataset: cannot read joints file '{path}': {err}") from err
-    if len(lines) != len(MHP_LINE_NAMES):
-        raise DatasetError(f"MhpDataset: '{path}' has {len(lines)} non-empty lines, expected "
-                           f'{len(MHP_LINE_NAMES)} (NAME x y z)')
-    fields = [line.split() for line in lines]
-
-    def fail(index: int, problem: str) -> DatasetError:
-        return DatasetError(f"MhpDataset: '{path}', line {index + 1} ({lines[index].strip()!r}): "
-                            f'{problem}')
-
-    for index, (row, expected) in enumerate(zip(fields, MHP_LINE_NAMES)):
-        if len(row) != 4:
-            raise fail(index, f'expected "NAME x y z" (4 fields), got {len(row)}')
-        if row[0] != expected:
-            raise fail(index, f"expected joint '{expected}' here, got '{row[0]}'")
-    try:  # one conversion for the whole file; find the culprit only when it fails
-        joints = np.array([row[1:] for row in fields], dtype=np.float64)
-    except ValueError:
-        for index, row in enumerate(fields):
-            try:
-                [float(v) for v in row[1:]]
-            except ValueError:
-                raise fail(index, 'coordinates are not numbers') from None
-        raise
-    finite = np.isfinite(joints).all(axis=1)
-    if not finite.all():
-        raise fail(int(np.argmin(finite)), 'coordinates are not finite')
-    return joints
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays (as Python 2's numpy pickled them) and nothing else.
-
-    The calibration pickles reference only ``numpy.core.multiarray._reconstruct``,
-    ``numpy.ndarray`` and ``numpy.dtype``; refusing every other global means a tampered file
-    cannot run code while it is read (``pickle.load`` would import and call anything).
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        if module in ('numpy.core.multiarray', 'numpy._core.multiarray') and name in (
-                '_reconstruct', 'scalar'):
-            multiarray = getattr(np, '_core', None) or np.core  # numpy 2 / numpy 1
-            return getattr(multiarray.multiarray, name)
-        if module == 'numpy' and name in ('ndarray', 'dtype'):
-            return getattr(np, name)
-        raise pickle.UnpicklingError(f'refusing to load {module}.{name} (only numpy arrays '
-                                     'are expected)')
-
-
-def load_py2_array(path: str, shape: tuple[int, ...] = (3,)) -> np.ndarray:
-    """A numpy array pickled by Python 2 (``encoding='latin1'``), checked and reshaped.
-
-    A missing, corrupt or wrongly shaped file raises an error that names it.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f"MhpDataset: calibration file not found: '{path}' (expected "
-                                f'layout: {_EXPECTED_LAYOUT})')
-    try:
-        with open(path, 'rb') as f:
-            value = _NumpyOnlyUnpickler(f, encoding='latin1').load()
-        array = np.asarray(value, dtype=np.float64)
-    except Exception as err:  # corrupt pickles raise many types (EOFError, ValueError, ...)
-        raise DatasetError(f"MhpDataset: '{path}' is not a readable Python-2 pickle of a "
-                           f'numpy array ({type(err).__name__}: {err})') from None
-    if array.size != int(np.prod(shape)) or not np.isfinite(array).all():
-        raise DatasetError(f"MhpDataset: '{path}' holds an array of shape {array.shape}, "
-                           f'expected {int(np.prod(shape))} finite values')
-    return array.reshape(shape)
+        return reader(*args)
+    except MhpFormatError as err:
+        raise DatasetError(f'MhpDataset: {err}') from None
 
 
 def _natural_key(name: str) -> tuple:
@@ -178,7 +73,7 @@ class MhpDataset(BaseKeypointDataset):
         views: webcam numbers to read (1..4).
         root: ``'palm'`` (joint 0 = the palm centre, as labelled) or ``'wrist'`` (derived).
         wrist_anchor, wrist_factor: the palm -> wrist rule (see
-            :mod:`poseforge.datasets.hand_conversions`); used when ``root='wrist'``.
+            :mod:`poseforge.formats.mhp`); used when ``root='wrist'``.
         **kwargs: the rest of mmengine ``BaseDataset``'s arguments (pipeline, test_mode, ...).
     """
 
@@ -189,17 +84,17 @@ class MhpDataset(BaseKeypointDataset):
     }
 
     def __init__(self, data_root: str = '', split: str | None = None,
-                 sequences: Sequence[str] | None = None, views: Sequence[int] = MHP_VIEWS,
-                 root: str = 'palm', wrist_anchor: str = DEFAULT_WRIST_ANCHOR,
-                 wrist_factor: float = DEFAULT_WRIST_FACTOR, **kwargs: Any) -> None:
+                 sequences: Sequence[str] | None = None, views: Sequence[int] = MHP_WEBCAMS,
+                 root: str = 'palm', wrist_anchor: str = WRIST_ANCHOR,
+                 wrist_factor: float = WRIST_FACTOR, **kwargs: Any) -> None:
         name = type(self).__name__
         if split is not None and sequences is not None:
             raise ValueError(f'{name}: give split or sequences, not both')
         if split is not None and split not in self.SPLITS:
             raise ValueError(f'{name}: split must be one of {sorted(self.SPLITS)}, got {split!r}')
-        bad_views = [v for v in views if v not in MHP_VIEWS]
+        bad_views = [v for v in views if v not in MHP_WEBCAMS]
         if bad_views or not views:
-            raise ValueError(f'{name}: views must be webcam numbers among {MHP_VIEWS}, '
+            raise ValueError(f'{name}: views must be webcam numbers among {MHP_WEBCAMS}, '
                              f'got {tuple(views)}')
         self.split = split
         self.sequences = None if sequences is None else [str(s) for s in sequences]
@@ -231,7 +126,7 @@ class MhpDataset(BaseKeypointDataset):
         raise DatasetError(
             f"{type(self).__name__}: '{self.data_root}' is not laid out as expected: missing "
             f"{', '.join(m + '/' for m in missing)}. Expected the original MHP layout under "
-            f'data_root: {_EXPECTED_LAYOUT}.{hint}')
+            f'data_root: {MHP_FILE_LAYOUT}.{hint}')
 
     def _sequence_names(self) -> list[str]:
         if self.sequences is not None:
@@ -243,21 +138,20 @@ class MhpDataset(BaseKeypointDataset):
                        key=_natural_key)
         if not found:
             raise DatasetError(f"{type(self).__name__}: no data_N folders in "
-                               f"'{self._frames_root()}' (expected layout: {_EXPECTED_LAYOUT})")
+                               f"'{self._frames_root()}' (expected layout: {MHP_FILE_LAYOUT})")
         return found
 
     def _frame_ids(self, folder: str) -> list[int]:
         ids = sorted(int(m.group(1)) for m in map(_JOINTS_FILE.match, os.listdir(folder)) if m)
         if not ids:
             raise DatasetError(f"{type(self).__name__}: no {{f}}_joints.txt files in "
-                               f"'{folder}' (expected layout: {_EXPECTED_LAYOUT})")
+                               f"'{folder}' (expected layout: {MHP_FILE_LAYOUT})")
         return ids
 
     def _camera(self, sequence: str, view: int) -> tuple[np.ndarray, np.ndarray]:
         """``rvec (3,)`` and ``tvec (3,)`` of ``webcam_{view}`` (world -> camera)."""
         folder = osp.join(self.data_root, 'calibrations', sequence, f'webcam_{view}')
-        return (load_py2_array(osp.join(folder, 'rvec.pkl')),
-                load_py2_array(osp.join(folder, 'tvec.pkl')))
+        return _read(read_calibration, folder)
 
     # ------------------------------------------------------------------ loading
     def load_data_list(self) -> list[dict]:
@@ -270,8 +164,8 @@ class MhpDataset(BaseKeypointDataset):
     def _load_sequence(self, sequence: str, first_id: int) -> list[dict]:
         folder = self.require_file(osp.join(self._frames_root(), sequence), 'sequence folder')
         frames = self._frame_ids(folder)
-        world = np.stack([read_mhp_joints(osp.join(folder, f'{f}_joints.txt'))
-                          for f in frames])[:, list(MHP_TO_HAND21)]  # (F, 21, 3), palm at 0
+        world = np.stack([_read(read_joints_file, osp.join(folder, f'{f}_joints.txt'))
+                          for f in frames])[:, MHP_TO_CANONICAL]  # (F, 21, 3), palm at 0
         joints = (palm_to_wrist(world, self.wrist_anchor, self.wrist_factor)
                   if self.root == 'wrist' else world)
         per_view = [self._view_labels(world, joints, *self._camera(sequence, v))

@@ -1,5 +1,5 @@
 """Training engine pieces on top of mmengine: safe checkpoints, runner, hooks, AMP."""
-from . import checkpoint, hooks, limb_weight_hook, optim_wrapper, runner  # noqa: F401
+from . import checkpoint, hooks, optim_wrapper, runner  # noqa: F401
 from .checkpoint import UnsafeCheckpointError, atomic_torch_save, safe_load
 from .runner import PoseRunner
 

@@ -5,8 +5,8 @@
 * ``sphere``: directions spread evenly over the whole sphere (a Fibonacci lattice turned at
   random), so views from below and straight above occur too; framed like ``ring``;
 * ``mhp``: imitates the four webcams of MHP (Gomez-Donoso et al.; ``docs/datasets.md``): the
-  intrinsics of its calibration (fx 614.878, fy 615.479, cx 313.219, cy 231.288, 640 x 480) and
-  its lens distortion, and a layout measured from the released calibration of ``data_1``
+  intrinsics, lens distortion and 640 x 480 images of its calibration
+  (:mod:`poseforge.formats.mhp`), and a layout measured from the released calibration of ``data_1``
   relative to the hand (:data:`MHP_LAYOUT`: two cameras above either side, one almost
   overhead, one in front and slightly below), jittered per sequence. Views beyond four repeat
   the layout with more jitter.
@@ -20,16 +20,14 @@ from functools import lru_cache
 
 import numpy as np
 
+from poseforge.formats.mhp import MHP_DIST, MHP_K
+from poseforge.formats.mhp import MHP_IMAGE_SIZE as MHP_SIZE
 from poseforge.generation.cameras import (Camera, CameraConfig, WORLD_UP, frame_view,
                                           look_at, ring_cameras, undistort_normalised)
 from poseforge.generation.pose_prior import axis_angle, sample_root
 
 RIGS = ('ring', 'sphere', 'mhp')
 
-#: MHP's webcam intrinsics and distortion (k1, k2, p1, p2, k3), image size (w, h).
-MHP_K = np.array([[614.878, 0.0, 313.219], [0.0, 615.479, 231.288], [0.0, 0.0, 1.0]])
-MHP_DIST = np.array([0.092701, -0.175877, -0.0035687, -0.00302299, 0.0])
-MHP_SIZE = (640, 480)
 #: Per webcam: azimuth about world up and elevation (deg) of the direction from the hand to the
 #: camera, distance (mm) and roll about the optical axis (deg), from MHP data_1's calibration.
 MHP_LAYOUT = np.array([[-86.6, 54.7, 529.0, -2.6], [98.1, 49.2, 522.0, 8.4],

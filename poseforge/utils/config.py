@@ -44,7 +44,7 @@ def _all_registries() -> list[Registry]:
 def known_type_names() -> set[str]:
     """Every name a ``type=`` may take: all registries in scope, plus albumentations' transforms
     (``PhotometricAug`` builds those itself)."""
-    import poseforge  # noqa: F401  (registers everything)
+    pf_registry.register_all_modules()
     names: set[str] = set()
     for reg in _all_registries():
         names.update(registered_names(reg))

@@ -7,7 +7,7 @@ The graph's nodes are the K keypoints and each node's feature is its whole 2D co
 
     h_i' = f( (h_i + sum_{j in N(i)} K_{j->i} * h_j) / (1 + sum_{j in N(i)} |sum K_{j->i}|) )
 
-with ``*`` the true 2D convolution of :func:`~poseforge.models.graph.spatial_convolution`
+with ``*`` the true 2D convolution of :func:`~poseforge.models.spatial_graph.spatial_convolution`
 (``K[c + d]`` large means "``i`` lies ``d`` cells from ``j``", the convention of R-MGMN's
 kernels) and ``f = ReLU``.
 
@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from poseforge.models.backbones.cpm import CPM, CPMArch
-from poseforge.models.graph.belief_propagation import directed_edges, spatial_convolution
+from poseforge.models.spatial_graph import directed_edges, spatial_convolution
 from poseforge.registry import MODELS
 from poseforge.skeletons import get_skeleton
 
@@ -66,7 +66,7 @@ class GraphRefinement(nn.Module):
 
     Attributes:
         kernels: ``(num_rounds, E, k, k)`` parameter, edge ``e`` in
-            :func:`~poseforge.models.graph.directed_edges` order.
+            :func:`~poseforge.models.spatial_graph.directed_edges` order.
     """
 
     def __init__(self, limbs: Sequence[Sequence[int]], num_keypoints: int, num_rounds: int = 2,

@@ -1,6 +1,5 @@
-"""Heads (registered in ``MODELS``)."""
+"""Heads (registered in ``MODELS``); NSRM's and R-MGMN's live with their models
+(:mod:`poseforge.models.nsrm`, :mod:`poseforge.models.rmgmn`)."""
 from poseforge.models.heads.multi_stage_heatmap_head import MultiStageHeatmapHead
-from poseforge.models.heads.nsrm_head import NSRMHead
-from poseforge.models.heads.rmgmn_head import RMGMNHead
 
-__all__ = ['MultiStageHeatmapHead', 'NSRMHead', 'RMGMNHead']
+__all__ = ['MultiStageHeatmapHead']

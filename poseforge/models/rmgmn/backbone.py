@@ -5,11 +5,12 @@ branches and the inference, and adds what R-MGMN describes (``docs/methods.md``)
 
 * **Rotation net** (:class:`RotationNet`): a small CNN on stride-8 features of the *input* crop
   regresses the in-plane hand angle as a unit ``(cos, sin)``. The crop is rotated upright
-  (:func:`rotate_maps`, ``affine_grid`` / ``grid_sample``) before both branches, and every map
+  (:func:`~poseforge.models.rmgmn.geometry.rotate_maps`, ``affine_grid`` / ``grid_sample``) before both branches, and every map
   is rotated back to the crop's frame afterwards, so the losses and the decoding see ordinary
   heatmaps. ``forward(x, angle=...)`` uses a given angle instead (tests, inference with a
-  known angle); ``teacher_forcing=True`` uses the ground truth's angle in training (read from
-  ``data_samples['heatmaps']``, which the estimator must then pass to the backbone).
+  known angle); ``teacher_forcing=True`` uses the ground truth's angle in training (from the
+  batch's exact keypoints, :func:`~poseforge.models.ground_truth.batch_keypoints`, which the
+  estimator passes to the backbone in loss mode).
   The angle used for the rotation is detached from the rotation net by default
   (``detach_angle``): the net learns from its own angle loss only, not through the resampling.
 * **Unary branch**: a :class:`~poseforge.models.backbones.CPM` producing the K keypoint maps
@@ -20,7 +21,7 @@ branches and the inference, and adds what R-MGMN describes (``docs/methods.md``)
   kernels of 45x45 at the 46 grid). Like AGMN's, its stages t >= 2 also see the unary maps
   of stage t - 1.
 * **Pool of graphical models**: ``num_models`` kernel sets on the same tree; each gives
-  marginals by sum-product BP (:func:`~poseforge.models.graph.tree_belief_propagation`, all
+  marginals by sum-product BP (:func:`~poseforge.models.rmgmn.belief_propagation.tree_belief_propagation`, all
   models and samples in one call), mixed with image-conditioned weights: softmax over the pool
   of a linear layer on the pairwise trunk's pooled features (initialised to zero: uniform
   weights). How the members differ is not published; here each member's kernel targets have
@@ -29,24 +30,14 @@ branches and the inference, and adds what R-MGMN describes (``docs/methods.md``)
 Unpublished details, chosen simply and made options: pool size (3), the rotation net (the
 quick-start light trunk + two strided convs, global pooling, a linear layer initialised to
 the upright angle), the kernel size (45 for the 46 grid, smaller for the light variant), and
-the angle definition: the direction from the wrist (joint 0) to the middle finger's root
-(joint 9) (``angle_joints``), measured from "up" in image coordinates (x right, y down), so a
-positive angle is a clockwise turn on screen. A crop rotated *counter-clockwise* by 90 degrees
-(``torch.rot90(x, 1, (-2, -1))``) has its hand angle decreased by 90 degrees.
+the angle definition (:func:`~poseforge.models.rmgmn.geometry.hand_angle`: wrist -> middle
+finger root, ``angle_joints``).
 
 Inference follows AGMN: the last unary stage clamped at 0 and the last pairwise stage's kernels
 clamped at 0 are the potentials (module docstring of ``belief_propagation`` for the kernel
 convention; kernels are regressed per directed edge, independently, as in AGMN).
 
-The crop is rotated about its middle pixel ``((W-1)/2, (H-1)/2)``, the maps back about the
-same point in heatmap coordinates *as the codec defines them* (:func:`heatmap_centre`: input
-pixel ``p`` is heatmap point ``p * w / W``), not about the maps' own middle cell: the targets
-then turn exactly as the image does, and the fixed offset the network learns between its
-receptive fields and the codec's grid (``(s-1)/2`` input pixels) does not change with the
-angle. (Rotating about the middle cell would ask the upright network for an angle-dependent
-shift of up to ``1.2`` cells at stride 8, which it cannot know.) Consequence: under the codec,
-``torch.rot90`` of the crop is *not* ``torch.rot90`` of its heatmaps, but a quarter turn about
-:func:`heatmap_centre` (``rot90`` plus a ``1 - 1/s`` cell shift along one axis).
+The rotation centre and the angle convention: :mod:`poseforge.models.rmgmn.geometry`.
 
 Staged training (AGMN: unary 100 epochs, pairwise 100 epochs with the unary branch frozen,
 joint fine-tune 10 epochs at a tenth of the LR) is ``train_stage``:
@@ -57,7 +48,7 @@ joint fine-tune 10 epochs at a tenth of the LR) is ``train_stage``:
   net are frozen (``requires_grad=False``, kept in eval mode so BatchNorm statistics stay);
 * ``'joint'`` or ``None``: everything trains.
 
-:meth:`RMGMN.forward` returns a dict (see there) for :class:`~poseforge.models.heads.RMGMNHead`.
+:meth:`RMGMN.forward` returns a dict (see there) for :class:`~poseforge.models.rmgmn.head.RMGMNHead`.
 """
 from __future__ import annotations
 
@@ -68,103 +59,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from poseforge.codecs.msra_heatmap import MSRAHeatmap
 from poseforge.models.backbones.cpm import (ARCH_SETTINGS, CPM, CPMArch, RefinementStage,
                                             TrunkLayer, build_trunk)
-from poseforge.models.graph.belief_propagation import tree_belief_propagation, tree_schedule
+from poseforge.models.ground_truth import batch_keypoints
+from poseforge.models.rmgmn.belief_propagation import tree_belief_propagation, tree_schedule
+from poseforge.models.rmgmn.geometry import (DEFAULT_ANGLE_JOINTS, as_cos_sin, hand_angle,
+                                             heatmap_centre, rotate_maps)
 from poseforge.registry import MODELS
 from poseforge.skeletons import get_skeleton
 
 TRAIN_STAGES = (None, 'unary', 'pairwise', 'joint')
-
-#: wrist -> middle finger root in ``hand21``: the hand's "up" direction.
-DEFAULT_ANGLE_JOINTS = (0, 9)
-
-
-# --------------------------------------------------------------------------- geometry
-def as_cos_sin(angle: Tensor) -> Tensor:
-    """Angles ``(B,)`` in radians or ``(B, 2)`` vectors -> unit ``(cos, sin)`` ``(B, 2)``."""
-    if angle.ndim == 1:
-        return torch.stack([angle.cos(), angle.sin()], dim=1)
-    if angle.ndim != 2 or angle.shape[1] != 2:
-        raise ValueError(f'an angle must be (B,) radians or (B, 2) (cos, sin), got '
-                         f'{tuple(angle.shape)}')
-    return F.normalize(angle, dim=1, eps=1e-12)
-
-
-def rotation_matrices(cos_sin: Tensor) -> Tensor:
-    """``(B, 2)`` -> ``(B, 2, 2)`` ``[[c, -s], [s, c]]`` acting on ``(x, y)`` image coordinates."""
-    c, s = cos_sin[:, 0], cos_sin[:, 1]
-    return torch.stack([torch.stack([c, -s], dim=1), torch.stack([s, c], dim=1)], dim=1)
-
-
-def rotate_maps(maps: Tensor, cos_sin: Tensor, inverse: bool = False,
-                centre: Sequence[float] | None = None) -> Tensor:
-    """Resample ``(B, C, H, W)`` maps so that ``out(c + p) = maps(c + R p)``.
-
-    With ``R = R(angle)`` of the hand this turns the hand upright; ``inverse=True`` samples at
-    ``c + R^T p`` and undoes it. ``centre`` ``c`` is ``(x, y)`` in the maps' pixels (pixel
-    ``i`` at coordinate ``i``); default: the middle, ``((W - 1) / 2, (H - 1) / 2)``. Bilinear,
-    zeros outside (``grid_sample``, ``align_corners=False``); non-square maps are handled in
-    pixel units, so the rotation is a true rotation on screen. Half-precision maps are
-    resampled (and returned) in float32.
-    """
-    if maps.dtype in (torch.float16, torch.bfloat16):  # sampling positions need float32
-        maps = maps.float()
-    b, _, h, w = maps.shape
-    rot = rotation_matrices(cos_sin.to(maps.dtype))
-    if inverse:
-        rot = rot.transpose(1, 2)
-    # pixel = scale * normalised + middle (align_corners=False), so in normalised coordinates
-    # the map is  n -> S^-1 R S n + S^-1 (I - R)(c - middle)
-    scale = maps.new_tensor([w / 2.0, h / 2.0])
-    affine = rot * scale[None, None, :] / scale[None, :, None]
-    middle = maps.new_tensor([(w - 1) / 2.0, (h - 1) / 2.0])
-    shift = (maps.new_zeros(2) if centre is None else maps.new_tensor(list(centre)) - middle)
-    eye = torch.eye(2, dtype=maps.dtype, device=maps.device)
-    translation = torch.einsum('bij,j->bi', eye - rot, shift) / scale
-    theta = torch.cat([affine, translation[:, :, None]], dim=2)
-    grid = F.affine_grid(theta, [b, maps.shape[1], h, w], align_corners=False)
-    return F.grid_sample(maps, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
-
-
-def heatmap_centre(input_size: Sequence[int], heatmap_size: Sequence[int]) -> tuple[float, float]:
-    """Where the input's centre pixel lies on the heatmap, in the codec's convention.
-
-    :class:`~poseforge.codecs.MSRAHeatmap` puts input pixel ``p`` at heatmap coordinate
-    ``p * heatmap_size / input_size``; rotating the maps about this point (not about their own
-    middle, which is ``(1 - 1/stride) / 2`` cells away) is what turns heatmap targets exactly as
-    the image turns, so the offset the network learns between its receptive fields and the
-    codec's grid stays the same at every angle.
-    """
-    (in_w, in_h), (hm_w, hm_h) = input_size, heatmap_size
-    return (in_w - 1) / 2.0 * hm_w / in_w, (in_h - 1) / 2.0 * hm_h / in_h
-
-
-def hand_angle(keypoints: Tensor, joints: Sequence[int] = DEFAULT_ANGLE_JOINTS
-               ) -> tuple[Tensor, Tensor]:
-    """The hand's in-plane angle from ``(B, K, 2)`` keypoints: unit ``(cos, sin)`` ``(B, 2)``.
-
-    ``v = p[joints[1]] - p[joints[0]]``; the angle rotates "up" ``(0, -1)`` onto ``v``, so
-    ``(cos, sin) = (-v_y, v_x) / |v|``. Also returns ``(B,)`` bool: ``|v| > 0`` and finite.
-    """
-    v = keypoints[:, joints[1]] - keypoints[:, joints[0]]
-    length = v.norm(dim=1)
-    valid = torch.isfinite(length) & (length > 1e-6)
-    cos_sin = torch.stack([-v[:, 1], v[:, 0]], dim=1) / length.clamp_min(1e-6)[:, None]
-    return torch.where(valid[:, None], cos_sin, cos_sin.new_tensor([1.0, 0.0])), valid
-
-
-def keypoints_from_heatmaps(heatmaps: Tensor) -> Tensor:
-    """Sub-pixel centres ``(B, K, 2)`` (heatmap cells, x y) of Gaussian target heatmaps.
-
-    The codec's arg-max + Newton step on the log-map (no blur) recovers an unblurred
-    Gaussian's centre exactly; an all-zero map decodes to ``(-1, -1)``.
-    """
-    h, w = heatmaps.shape[-2:]
-    codec = MSRAHeatmap(input_size=(w, h), heatmap_size=(w, h), blur_kernel_size=0)
-    keypoints, _ = codec.batch_decode(heatmaps)
-    return keypoints
 
 
 # --------------------------------------------------------------------------- sub-networks
@@ -250,9 +154,10 @@ class RMGMN(nn.Module):
         angle_joints: the two joints whose direction defines the hand angle.
         detach_angle: rotate by the detached predicted angle (the rotation net learns only
             from its own loss).
-        teacher_forcing: in training, rotate by the true angle, measured on
-            ``data_samples['heatmaps']`` (the estimator must pass ``data_samples`` to the
-            backbone); samples without both angle joints fall back to the prediction.
+        teacher_forcing: in training, rotate by the true angle, measured on the batch's
+            exact keypoints (``data_samples['meta']``, which the estimator passes to the
+            backbone in loss mode); samples without both angle joints fall back to the
+            prediction.
         train_stage: ``'unary'``, ``'pairwise'``, ``'joint'`` or ``None`` (module docstring).
 
     Attributes:
@@ -362,14 +267,14 @@ class RMGMN(nn.Module):
         return torch.einsum('bp,bpkhw->bkhw', mix_weights.to(marginals.dtype), marginals)
 
     def _true_angle(self, data_samples: dict | None, predicted: Tensor) -> Tensor:
-        """Teacher forcing: the ground truth's angle where defined, else the prediction."""
-        if not data_samples or data_samples.get('heatmaps') is None:
-            raise ValueError('RMGMN(teacher_forcing=True) trains on the true angle: the '
-                             "estimator must call backbone(inputs, data_samples=...) with "
-                             "'heatmaps'")
-        heatmaps = data_samples['heatmaps'].to(predicted.device)
-        true, valid = hand_angle(keypoints_from_heatmaps(heatmaps), self.angle_joints)
-        labelled = heatmaps[:, list(self.angle_joints)].amax(dim=(-2, -1)).gt(0).all(dim=1)
+        """Teacher forcing: the ground truth's angle where defined, else the prediction.
+
+        Measured on the batch's exact keypoints in input px (the frame the crop turns in)."""
+        keypoints, visible = batch_keypoints(data_samples, None, predicted.device,
+                                             predicted.shape[0],
+                                             who='RMGMN(teacher_forcing=True)')
+        true, valid = hand_angle(keypoints, self.angle_joints)
+        labelled = visible[:, list(self.angle_joints)].all(dim=1)
         return torch.where((valid & labelled)[:, None], true, predicted.detach())
 
     def _rotation(self, x: Tensor, angle: Tensor | None, data_samples: dict | None
@@ -403,7 +308,7 @@ class RMGMN(nn.Module):
         Args:
             angle: use this angle (``(B,)`` radians or ``(B, 2)`` ``(cos, sin)``) instead of the
                 rotation net's prediction (which is still returned).
-            data_samples: the batch's targets, read only for ``teacher_forcing`` in training.
+            data_samples: the batch, read only for ``teacher_forcing`` in training.
         """
         predicted, used = self._rotation(x, angle, data_samples)
         upright = x if used is None else rotate_maps(x, used)

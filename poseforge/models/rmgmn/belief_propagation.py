@@ -17,7 +17,8 @@ flipped kernel::
 
 AGMN (``deyingk/agmn``, ``models/graphical_model.py``) uses ``F.conv2d`` directly, so its kernel
 targets are Gaussians at ``c - d`` ("note the minus sign"); flipping here keeps the intuitive
-``c + d`` everywhere in poseforge (kernel targets, SIA-GCN kernels).
+``c + d`` everywhere in poseforge (kernel targets, SIA-GCN kernels; the convolution is
+:func:`~poseforge.models.spatial_graph.spatial_convolution`).
 
 For exact sum-product marginals the two directions of an edge must describe one potential:
 ``psi_{r->s}(x_r, x_s) = psi_{s->r}(x_s, x_r)``, which holds when ``K_{r->s}`` is ``K_{s->r}``
@@ -46,8 +47,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from poseforge.models.spatial_graph import directed_edges, spatial_convolution
 
 #: Smallest probability taken to the log (float32 keeps ~1e-38 as a normal number).
 PROB_FLOOR = 1e-30
@@ -84,17 +86,6 @@ class TreeSchedule:
     @property
     def receivers(self) -> list[int]:
         return [r for _, r in self.edges]
-
-
-def directed_edges(limbs: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    """Both directions of every limb: ``a_e -> b_e`` for all limbs, then ``b_e -> a_e``."""
-    forward = [(int(a), int(b)) for a, b in limbs]
-    return forward + [(b, a) for a, b in forward]
-
-
-def reverse_edge_index(num_limbs: int) -> list[int]:
-    """``reverse[e]`` is the id of edge ``e`` in the other direction (module docstring order)."""
-    return [(e + num_limbs) % (2 * num_limbs) for e in range(2 * num_limbs)]
 
 
 def _check_tree(limbs: Sequence[Sequence[int]], num_nodes: int) -> list[list[int]]:
@@ -174,34 +165,6 @@ def symmetric_edge_kernels(forward_kernels: Tensor) -> Tensor:
     ``b -> a`` kernels as their 180-degree rotations: one consistent pairwise potential per limb.
     """
     return torch.cat([forward_kernels, forward_kernels.flip(-2, -1)], dim=-3)
-
-
-def spatial_convolution(maps: Tensor, kernels: Tensor) -> Tensor:
-    """True 2D convolution (zero padding, 'same' size) of each map with its own kernel.
-
-    Args:
-        maps: ``(B, C, H, W)``.
-        kernels: ``(C, kh, kw)`` shared by the batch, or ``(B, C, kh, kw)`` one set per sample
-            (the batch is folded into the groups of a single grouped convolution).
-    Returns:
-        ``(B, C, H, W)`` with ``out[b, c](y) = sum_x maps[b, c](x) * K[c][y - x + centre]``.
-    """
-    b, c, h, w = maps.shape
-    kh, kw = kernels.shape[-2:]
-    if kh % 2 == 0 or kw % 2 == 0:
-        raise ValueError(f'spatial kernels need odd sizes (a centre cell), got {kh}x{kw}')
-    padding = (kh // 2, kw // 2)
-    weight = kernels.flip(-2, -1)
-    if kernels.ndim == 3:
-        if kernels.shape[0] != c:
-            raise ValueError(f'{kernels.shape[0]} kernels for {c} maps')
-        return F.conv2d(maps, weight.unsqueeze(1).to(maps.dtype), padding=padding, groups=c)
-    if kernels.ndim != 4 or kernels.shape[:2] != (b, c):
-        raise ValueError(f'per-sample kernels must be ({b}, {c}, kh, kw), got '
-                         f'{tuple(kernels.shape)}')
-    out = F.conv2d(maps.reshape(1, b * c, h, w), weight.reshape(b * c, 1, kh, kw).to(maps.dtype),
-                   padding=padding, groups=b * c)
-    return out.reshape(b, c, h, w)
 
 
 def _log_normalise(log_maps: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Losses and prediction for :class:`~poseforge.models.backbones.RMGMN`'s output dict.
+"""Losses and prediction for :class:`~poseforge.models.rmgmn.backbone.RMGMN`'s output dict.
 
 Four terms, each with its own weight so that the staged training of AGMN is a matter of config
 (a weight of 0 drops the term; terms whose outputs are absent are skipped):
@@ -10,7 +10,7 @@ Four terms, each with its own weight so that the staged training of AGMN is a ma
 * ``loss_kernel``: every pairwise stage's raw kernels against AGMN's pretraining targets: for
   edge ``s -> r``, a Gaussian (peak 1) at the kernel centre shifted by the ground-truth offset
   ``p_r - p_s`` in heatmap cells, turned into the upright frame by the angle the model used.
-  With the convention of :mod:`poseforge.models.graph.belief_propagation` (``K[c + d]``:
+  With the convention of :mod:`poseforge.models.spatial_graph` (``K[c + d]``:
   ``r`` is ``d`` cells from ``s``) this is ``c + R(-angle) (p_r - p_s)``; AGMN, whose
   convolution is not flipped, draws the same Gaussian at ``c - d``. Pool member ``m`` gets
   width ``kernel_sigmas[m]`` (how the pool's members differ is not published: tight and loose
@@ -18,9 +18,10 @@ Four terms, each with its own weight so that the staged training of AGMN is a ma
 * ``loss_rotation``: ``1 - cos(predicted - true angle)`` (``= |u - v|^2 / 2`` for the unit
   vectors), the true angle from the ground-truth keypoints (``hand_angle``).
 
-Ground-truth keypoints come from the ground-truth heatmaps themselves: the codec's arg-max +
-Newton step (:class:`~poseforge.codecs.MSRAHeatmap`, no blur) recovers an unblurred Gaussian's
-sub-pixel centre exactly, so the head needs nothing beyond what the estimator already passes.
+Ground-truth keypoints (kernel targets, true angle) are the batch's exact ones
+(:func:`~poseforge.models.ground_truth.batch_keypoints`: ``meta['transformed_keypoints']`` in
+heatmap cells, ``meta['keypoints_visible']``), which the estimator passes to the head; a joint
+outside the crop keeps its exact offset (its kernel target may then lie beyond the kernel).
 """
 from __future__ import annotations
 
@@ -29,10 +30,10 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import Tensor, nn
 
-from poseforge.models.backbones.rmgmn import (DEFAULT_ANGLE_JOINTS, hand_angle,
-                                              keypoints_from_heatmaps, rotation_matrices)
-from poseforge.models.graph.belief_propagation import directed_edges
+from poseforge.models.ground_truth import batch_keypoints
 from poseforge.models.heads.multi_stage_heatmap_head import MultiStageHeatmapHead
+from poseforge.models.rmgmn.geometry import DEFAULT_ANGLE_JOINTS, hand_angle, rotation_matrices
+from poseforge.models.spatial_graph import directed_edges
 from poseforge.models.utils import heatmap_pck_accuracy
 from poseforge.registry import MODELS
 from poseforge.skeletons import get_skeleton
@@ -156,11 +157,18 @@ class RMGMNHead(MultiStageHeatmapHead):
         return loss, error
 
     # ------------------------------------------------------------------ loss / predict
-    def loss(self, feats: Mapping, heatmaps: Tensor,
-             keypoint_weights: Tensor | None = None) -> dict[str, Tensor]:
+    def loss(self, feats: Mapping, heatmaps: Tensor, keypoint_weights: Tensor | None = None,
+             data_samples: Mapping | None = None) -> dict[str, Tensor]:
         """``loss_unary``, ``loss_marginal``, ``loss_kernel``, ``loss_rotation`` (those with a
         weight and the outputs they need), ``mse_stage{i}`` of the unary stages,
-        ``angle_error_deg`` and ``acc_pose`` (logged only)."""
+        ``angle_error_deg`` and ``acc_pose`` (logged only).
+
+        Args:
+            feats: the :class:`~poseforge.models.rmgmn.backbone.RMGMN` output dict.
+            heatmaps / keypoint_weights: keypoint targets ``(B, K, H, W)`` / ``(B, K)``.
+            data_samples: the batch; its ``meta`` carries the exact keypoints that the kernel
+                and rotation terms need (module docstring).
+        """
         feats = self._check_outputs(feats)
         if keypoint_weights is None:
             keypoint_weights = heatmaps.new_ones(heatmaps.shape[:2])
@@ -178,9 +186,9 @@ class RMGMNHead(MultiStageHeatmapHead):
         needs_keypoints = ((self.kernel_weight > 0 and feats.get('kernels'))
                            or feats.get('angle_pred') is not None)
         if needs_keypoints:
-            keypoints = keypoints_from_heatmaps(heatmaps)
-            valid = ((keypoint_weights.reshape(keypoints.shape[:2]) > 0)
-                     & (heatmaps.detach().amax(dim=(-2, -1)) > 0))
+            height, width = heatmaps.shape[-2:]
+            keypoints, valid = batch_keypoints(data_samples, (width, height), heatmaps.device,
+                                               heatmaps.shape[0], who='RMGMNHead')
             if self.kernel_weight > 0 and feats.get('kernels'):
                 losses['loss_kernel'] = self.kernel_weight * self.kernel_loss(
                     feats['kernels'], keypoints, valid, feats.get('angle'))

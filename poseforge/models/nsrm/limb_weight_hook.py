@@ -6,7 +6,7 @@ weight by ``w_decay_ratio`` (0.1) at the start of every epoch whose 1-based numb
 of ``weight_decay`` (20): epochs 1-19 train with ``w``, 20-39 with ``0.1 w``, 40-59 with
 ``0.01 w``, ... This hook sets ``limb_weight_scale = ratio ** ((epoch + 1) // interval)``
 (mmengine's ``runner.epoch`` is 0-based) on every module of the model that has that attribute
-(:class:`~poseforge.models.heads.nsrm_head.NSRMHead`) before each training epoch. The scale is a
+(:class:`~poseforge.models.nsrm.head.NSRMHead`) before each training epoch. The scale is a
 function of the epoch alone, so a resumed run gets the right weight without saved state.
 Epoch-based training only: an iteration-based loop never advances ``runner.epoch``.
 """

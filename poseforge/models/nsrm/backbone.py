@@ -15,9 +15,9 @@ Every keypoint stage sees the last limb stage, the structure prior. The limb sta
 *logits*: the original passes each limb stage's raw output to the next stage and applies the
 sigmoid only to what it returns for the BCE loss; here the sigmoid moves into the loss
 (``binary_cross_entropy_with_logits``, the same value without the overflow of ``log(sigmoid)``)
-and into :meth:`NSRMHead.predict_limbs`. Stage counts are options (``num_limb_stages``,
-``num_keypoint_stages``; the paper's 3 + 3 by default): with more keypoint stages the pattern
-goes on as ``s_t = Stage(cat[f, s_last_limb, s_{t-1}])``.
+and into :meth:`~poseforge.models.nsrm.head.NSRMHead.predict_limbs`. Stage counts are options
+(``num_limb_stages``, ``num_keypoint_stages``; the paper's 3 + 3 by default): with more keypoint
+stages the pattern goes on as ``s_t = Stage(cat[f, s_last_limb, s_{t-1}])``.
 
 Parameters at K = 21 with the VGG19 trunk, equal to ``CPMHandLimb(outc=21, lshc=C)``:
 36,420,610 (G1, C = 1), 36,581,265 (G6, C = 6), 36,613,396 (G1&6, C = 7).
@@ -56,7 +56,7 @@ class NSRM(nn.Module):
             fields. Its ``num_stages`` is not used: see the stage counts below.
         num_keypoints: K, maps of the keypoint stages.
         limb_channels: C, maps of the limb stages: 1 (G1), 6 (G6) or 7 (G1&6) for hand21
-            (:func:`poseforge.codecs.limb_masks.num_limb_maps`).
+            (:func:`poseforge.models.nsrm.limb_masks.num_limb_maps`).
         in_channels: image channels.
         num_limb_stages / num_keypoint_stages: at least 1 each (paper: 3 and 3).
         stage_channels: overrides the arch's width of the refinement stages.

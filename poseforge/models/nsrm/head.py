@@ -17,23 +17,15 @@ Weights (the original's ``configs/*.json``; see :data:`DEFAULT_LIMB_WEIGHTS`): L
 LPM-G1&6 w=0.1, w61=0.2; LDM-G1 w=1.0; LDM-G1&6 w=0.2, w61=0.2. G6 alone has no published
 setting (the original's G6 datasets always prepend G1): it takes G1's ``w`` (0.5 LPM, 1.0 LDM),
 since the six finger/palm maps summed carry about the foreground of the one G1 map. ``w`` is
-multiplied by ``limb_weight_scale``, which :class:`~poseforge.engine.limb_weight_hook.
+multiplied by ``limb_weight_scale``, which :class:`~poseforge.models.nsrm.limb_weight_hook.
 LimbWeightDecayHook` lowers x0.1 every 20 epochs (the original's ``weight_decay``).
 
-Where the limb targets come from: the masks need the keypoints in heatmap cells, which the data
-pipeline does not put in the targets. Two sources, the first available is used:
-
-1. ``data_samples['meta'][i]['transformed_keypoints']`` (input px; packed when
-   ``PackPoseInputs(meta_keys=...)`` has the key) scaled by ``heatmap_size /
-   meta['input_size']``, with ``meta['keypoints_visible']``. ``TopdownPoseEstimator`` passes
-   the batch because :meth:`NSRMHead.loss` takes ``data_samples``. Exact everywhere, also for
-   joints outside the crop.
-2. Otherwise the keypoint target heatmaps are decoded (:class:`MSRAHeatmap`'s arg-max + Newton
-   step on the log-heatmap, which is exact for the codec's untruncated Gaussians: float
-   precision for any centre within one cell of the grid), with ``keypoint_weights > 0`` as
-   visibility. A joint the codec dropped (its Gaussian does not reach the grid) has no location,
-   so its limbs are left out, and a joint more than one cell outside the grid is placed at most
-   one cell beyond the argmax. Costs one arg-max and a 3x3 stencil per keypoint.
+Where the limb targets come from: the masks need the keypoints in heatmap cells, which the
+target heatmaps only hold blurred and, for joints outside the crop, not at all. The estimator
+passes the batch (:meth:`NSRMHead.loss` takes ``data_samples``) and
+:func:`poseforge.models.ground_truth.batch_keypoints` reads the exact keypoints from every
+sample's ``meta['transformed_keypoints']`` (scaled by ``heatmap_size / meta['input_size']``) and
+``meta['keypoints_visible']``: exact everywhere, also for a limb that crosses the crop's border.
 
 The BCE uses logits (the backbone's limb stages are pre-sigmoid, as the original's inter-stage
 tensors are): ``binary_cross_entropy_with_logits`` equals the original's ``BCELoss(sigmoid(x))``
@@ -43,16 +35,15 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from poseforge.codecs.limb_masks import (MASK_TYPES, canonical_grouping, grouping_limb_groups,
-                                         limb_targets)
-from poseforge.codecs.msra_heatmap import MSRAHeatmap
-from poseforge.models.backbones.nsrm import NSRMOutput
+from poseforge.models.ground_truth import batch_keypoints
 from poseforge.models.heads.multi_stage_heatmap_head import MultiStageHeatmapHead
+from poseforge.models.nsrm.backbone import NSRMOutput
+from poseforge.models.nsrm.limb_masks import (MASK_TYPES, canonical_grouping,
+                                              grouping_limb_groups, limb_targets)
 from poseforge.registry import MODELS
 from poseforge.skeletons import HAND21
 
@@ -127,60 +118,19 @@ class NSRMHead(MultiStageHeatmapHead):
         if self.grouping == 'G1&6':
             channel_weights = [1.0] + [self.g6_weight] * (len(groups) - 1)
         self.register_buffer('channel_weights', torch.tensor(channel_weights), persistent=False)
-        self._target_decoders: dict[tuple[int, int], MSRAHeatmap] = {}
 
     @property
     def num_limb_maps(self) -> int:
         return int(self.channel_weights.numel())
 
     # ------------------------------------------------------------------ limb targets
-    def _target_decoder(self, width: int, height: int) -> MSRAHeatmap:
-        """A codec whose "input" is the heatmap grid: it decodes target heatmaps into cells.
-
-        No blur (targets are clean Gaussians); ``sigma`` is not used by decoding.
-        """
-        key = (width, height)
-        if key not in self._target_decoders:
-            self._target_decoders[key] = MSRAHeatmap(input_size=key, heatmap_size=key,
-                                                     blur_kernel_size=0)
-        return self._target_decoders[key]
-
-    @staticmethod
-    def _meta_keypoints(metas: Sequence[Mapping], size: tuple[int, int],
-                        device: torch.device) -> tuple[Tensor, Tensor]:
-        """``transformed_keypoints`` (input px) of every sample -> heatmap cells, visibility."""
-        keypoints = np.stack([np.asarray(m['transformed_keypoints'], dtype=np.float32)
-                              .reshape(-1, 2) for m in metas])
-        input_sizes = np.stack([np.asarray(m['input_size'], dtype=np.float32).reshape(2)
-                                for m in metas])
-        cells = keypoints * (np.asarray(size, dtype=np.float32) / input_sizes)[:, None, :]
-        visible = np.stack([np.asarray(m.get('keypoints_visible', np.ones(len(k))),
-                                       dtype=np.float32).reshape(-1) >= 0.5
-                            for m, k in zip(metas, keypoints)])
-        return (torch.from_numpy(cells).to(device), torch.from_numpy(visible).to(device))
-
-    def limb_keypoints(self, heatmaps: Tensor, keypoint_weights: Tensor | None = None,
-                       data_samples: Mapping | None = None) -> tuple[Tensor, Tensor]:
-        """Keypoints ``(B, K, 2)`` in heatmap cells and visibility ``(B, K)`` bool for the limb
-        targets: from the samples' ``meta`` when it has them, else decoded from the keypoint
-        targets (see the module docstring)."""
-        height, width = heatmaps.shape[-2:]
-        metas = list((data_samples or {}).get('meta') or [])
-        if len(metas) == heatmaps.shape[0] and all(
-                'transformed_keypoints' in m and 'input_size' in m for m in metas):
-            return self._meta_keypoints(metas, (width, height), heatmaps.device)
-        with torch.no_grad(), torch.autocast(heatmaps.device.type, enabled=False):
-            cells, scores = self._target_decoder(width, height).batch_decode(heatmaps.float())
-        visible = (keypoint_weights.reshape(scores.shape) > 0 if keypoint_weights is not None
-                   else scores > 0)
-        return cells, visible
-
     @torch.no_grad()
-    def limb_targets(self, heatmaps: Tensor, keypoint_weights: Tensor | None = None,
-                     data_samples: Mapping | None = None) -> Tensor:
-        """``(B, C, H, W)`` float32 limb masks on the keypoint targets' grid and device."""
-        keypoints, visible = self.limb_keypoints(heatmaps, keypoint_weights, data_samples)
+    def limb_targets(self, heatmaps: Tensor, data_samples: Mapping | None) -> Tensor:
+        """``(B, C, H, W)`` float32 limb masks on the keypoint targets' grid and device, from
+        the batch's exact keypoints (module docstring)."""
         height, width = heatmaps.shape[-2:]
+        keypoints, visible = batch_keypoints(data_samples, (width, height), heatmaps.device,
+                                             heatmaps.shape[0], who='NSRMHead (limb targets)')
         return limb_targets(keypoints, visible, (width, height), self.mask_type, self.grouping,
                             self.limb_sigma, self.ldm_width, self.limbs)
 
@@ -206,7 +156,7 @@ class NSRMHead(MultiStageHeatmapHead):
         Args:
             feats: the :class:`NSRM` output.
             heatmaps / keypoint_weights: keypoint targets ``(B, K, H, W)`` / ``(B, K)``.
-            data_samples: the batch (optional): its ``meta`` may carry the exact keypoints.
+            data_samples: the batch: its ``meta`` carries the exact keypoints.
         """
         out = _as_nsrm_output(feats)
         num_limb_stages = len(out.limb_logits)
@@ -216,7 +166,7 @@ class NSRMHead(MultiStageHeatmapHead):
             if key.startswith('mse_stage'):
                 key = f'mse_stage{int(key[len("mse_stage"):]) + num_limb_stages}'
             losses[key] = value
-        targets = self.limb_targets(heatmaps, keypoint_weights, data_samples)
+        targets = self.limb_targets(heatmaps, data_samples)
         stage_losses = [self.limb_bce(logits, targets) for logits in out.limb_logits]
         weight = self.limb_weight * self.limb_weight_scale
         losses['loss_limb'] = weight * sum(stage_losses)

@@ -1,0 +1,176 @@
+"""The standard benchmark set (``tools/benchmark.py standard``, ``make bench``): the rows the
+README's speed table reports, mmpose's anchor figures, and the markdown table.
+
+Each row is a ``tools/benchmark.py`` command line, run in a fresh process (thread settings do
+not leak between rows). A row with a key is compared with mmpose: against
+:data:`MMPOSE_REFERENCE` when it has that key, or side by side with ``--vs-mmpose``. Rows vary a
+config by naming the pipeline step or the codec they change (``--step-options``,
+``--codec-options``), never by list position.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARK = ROOT / 'tools' / 'benchmark.py'
+
+
+def machine_line() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f if 'model name' in line)
+    except (OSError, StopIteration):
+        pass
+    return f'{cpu}, {os.cpu_count()} cores, torch {torch.__version__}'
+
+
+#: mmpose 1.3.2 on this kind of machine (2 cores, torch 2.13 CPU), from the speed issue: the
+#: anchors a plain ``standard`` run takes its ratios against. ``standard --vs-mmpose`` measures
+#: mmpose in the same run instead.
+MMPOSE_REFERENCE = {
+    'pipeline-256': ('samples/s', 415.0),
+    'pipeline-368': ('samples/s', 351.0),
+    'train-cpm': ('GFLOP/s', 180.0),
+    'metrics': ('s', 2.2),
+}
+_PIPE_368 = ['--codec-options', 'input_size=(368,368)', 'heatmap_size=(46,46)', 'sigma=1.0']
+#: mmpose's measured hand pipeline has no photometric step (its per-step breakdown in the speed
+#: issue lists none), so the rows compared with those anchors leave poseforge's out too.
+_NO_PHOTOMETRIC = ['--step-options', 'PhotometricAug.transforms=[]']
+#: mmpose's PhotometricDistortion recipe, which --vs-mmpose maps to mmpose's own transform.
+_MMPOSE_PHOTOMETRIC = ['--step-options', 'PhotometricAug.transforms=photometric_distortion']
+HAND_PIPELINE = 'configs/benchmarks/hand_pipeline.py'
+
+
+def _pipeline_row(key: str, label: str, *flags: str, config: str = HAND_PIPELINE,
+                  iters: int = 1000) -> tuple[str, str, list[str]]:
+    return key, label, ['pipeline', config, '--threads', '1', '--iters', str(iters),
+                        '--rounds', '5', *flags]
+
+
+#: the fixture json's file names are relative to the fixture folder itself
+_NO_IMG_PREFIX = 'train_dataloader.dataset.data_prefix.img='
+
+
+def _fixture(name: str, ann_file: str, *extra: str) -> list[str]:
+    return ['--cfg-options', f'train_dataloader.dataset.data_root=../shared/fixtures/{name}',
+            f'train_dataloader.dataset.ann_file={ann_file}', *extra]
+
+
+def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
+    """(key, label, arguments) of each row of the README's table. A row with a key is compared
+    with mmpose: against ``MMPOSE_REFERENCE`` when it has that key, side by side with
+    ``--vs-mmpose``."""
+    synth = ['--cfg-options', f'train_dataloader.dataset.data_root={synth_root}']
+    onehand = _fixture('onehand10k', 'test_onehand10k.json')
+    cpm = ['configs/cpm/cpm_vgg19_onehand10k-368.py', '--threads', '2', '--iters', '2',
+           '--batch-size', '8', '--channels-last']
+    return [
+        _pipeline_row('pipeline-256', 'data path 256x256 -> 64x64, no photometric, 1 thread',
+                      *_NO_PHOTOMETRIC),
+        _pipeline_row('pipeline-368', 'data path 368x368 -> 46x46, no photometric, 1 thread',
+                      *_PIPE_368, *_NO_PHOTOMETRIC),
+        _pipeline_row('pipeline-256-photometric', 'data path 256x256 -> 64x64 + mmpose\'s '
+                      'PhotometricDistortion recipe, 1 thread', *_MMPOSE_PHOTOMETRIC),
+        _pipeline_row('pipeline-368-photometric', 'data path 368x368 -> 46x46 + mmpose\'s '
+                      'PhotometricDistortion recipe, 1 thread', *_PIPE_368, *_MMPOSE_PHOTOMETRIC),
+        _pipeline_row('pipeline-coco', 'data path COCO images, 192x256 -> 24x32 (COCO CPM '
+                      'config: no photometric), 1 thread',
+                      *_fixture('coco', 'test_coco.json', _NO_IMG_PREFIX),
+                      config='configs/cpm/cpm_vgg19_coco-256x192.py', iters=500),
+        _pipeline_row('pipeline-rhd', 'data path RHD images (PNG), 368x368 -> 46x46, no '
+                      'photometric, 1 thread',
+                      *_fixture('rhd', 'test_rhd.json'), *_NO_PHOTOMETRIC,
+                      config='configs/cpm/cpm_vgg19_rhd-368.py', iters=500),
+        _pipeline_row('', 'data path 256x256 -> 64x64 + poseforge\'s default photometric, '
+                      '1 thread'),
+        _pipeline_row('', 'data path 368x368 -> 46x46 + poseforge\'s default photometric, '
+                      '1 thread', *_PIPE_368),
+        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
+         '(mmpose: its CPM, fp32, NCHW as it runs)',
+         ['train', *cpm, *onehand]),
+        ('train-cpm-cl', 'train step CPM-VGG19 368, batch 8, 2 threads, fp32, channels_last '
+         '(mmpose: its CPM made channels_last too)',
+         ['train', *cpm, '--mmpose-channels-last', *onehand]),
+        ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last '
+         '(mmpose: fp32, its only CPU precision)',
+         ['train', *cpm, '--amp', *onehand]),
+        ('', 'train step light CPM 128 (quick start), batch 32, 2 threads',
+         ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
+          '--iters', '10', '--batch-size', '32', *synth]),
+        ('metrics', 'PCK + AUC + EPE, 100,000 x 21 keypoints, 1 thread',
+         ['metrics', '--num', '100000', '--threads', '1']),
+        ('', 'generated views 256x256 (RGB + depth + mask), 1 process',
+         ['generate', '--num', '30', '--size', '256', '--views', '4']),
+    ]
+
+
+def _anchor_ratio(key: str, result: dict) -> tuple[str, str]:
+    """(mmpose figure, ratio) against the speed issue's anchors; empty where there is none."""
+    if key not in MMPOSE_REFERENCE:
+        return '', ''
+    unit, ref = MMPOSE_REFERENCE[key]
+    if unit == 's':
+        return f'{ref} s (anchor)', f'{ref / result["seconds"]:.1f}x'
+    value = result['gflops_per_s'] if unit == 'GFLOP/s' else result['samples_per_s']
+    return f'{ref:g} {unit} (anchor)', f'{value / ref:.2f}x'
+
+
+def _measured_ratio(result: dict) -> tuple[str, str]:
+    """(mmpose figure, ratio) from a side-by-side row."""
+    theirs = result['mmpose']
+    if result['mode'] == 'metrics':
+        check = '' if result.get('values_match') else ', VALUES DIFFER'
+        return f"{theirs['seconds']} s (same run{check})", f"{result['vs_mmpose']:.1f}x"
+    if result['mode'] == 'train':
+        return f"{theirs['gflops_per_s']} GFLOP/s (same run)", f"{result['vs_mmpose']:.2f}x"
+    return f"{theirs['samples_per_s']} samples/s (same run)", f"{result['vs_mmpose']:.2f}x"
+
+
+def markdown_table(rows: list[dict]) -> list[str]:
+    lines = ['| benchmark | samples/s | GFLOP/s | seconds | mmpose 1.3.2 | ratio |',
+             '|---|---:|---:|---:|---|---:|']
+    for r in rows:
+        theirs, ratio = _measured_ratio(r) if 'mmpose' in r else _anchor_ratio(r['key'], r)
+        lines.append(f"| {r['label']} | {r['samples_per_s']} | {r.get('gflops_per_s', '')} | "
+                     f"{r['seconds']} | {theirs} | {ratio} |")
+    return lines
+
+
+def run_standard(out: str | None, mmpose_python: str | None = None) -> list[dict]:
+    """The README's table; each row in a fresh process so thread settings don't leak. With
+    ``mmpose_python`` the keyed rows run side by side with mmpose."""
+    synth = Path(tempfile.mkdtemp()) / 'synth'
+    subprocess.run([sys.executable, str(ROOT / 'tools' / 'generate_dataset.py'), '--out',
+                    str(synth), '--num', '40', '--views', '2', '--size', '128', '--no-depth'],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = []
+    for key, label, spec in standard_rows(str(synth)):
+        if mmpose_python and key:
+            spec = [*spec, '--vs-mmpose', '--mmpose-python', mmpose_python]
+        elif '--mmpose-channels-last' in spec:
+            continue  # only meaningful side by side
+        proc = subprocess.run([sys.executable, str(BENCHMARK), *spec], capture_output=True,
+                              text=True, cwd=ROOT)
+        if proc.returncode != 0:
+            raise RuntimeError(f'{label} failed:\n{proc.stderr[-2000:]}')
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        result.update(label=label, key=key)
+        rows.append(result)
+        print(json.dumps(result), flush=True)
+    if out:
+        how = ('mmpose measured in the same run, alternating with poseforge (best round of each)'
+               if mmpose_python else "mmpose: the speed issue's anchor figures, not re-measured")
+        lines = [f'Measured on: {machine_line()}; {how}', '', *markdown_table(rows)]
+        Path(out).write_text('\n'.join(lines) + '\n')
+        print(f'table written to {out}')
+    return rows
