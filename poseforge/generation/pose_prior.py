@@ -119,26 +119,30 @@ def _synergy_angles(rng: np.random.Generator, cfg: PriorConfig) -> np.ndarray:
 
 _FIST = (0.0, 88.0, 105.0, 70.0)
 _STRAIGHT = (0.0, 2.0, 5.0, 3.0)
-_THUMB_ACROSS = (20.0, 40.0, 45.0, 50.0)
+_THUMB_ACROSS = (-7.0, 5.0, 38.0, 39.0)   # over the index and middle fingers
 #: Grasp and gesture templates in degrees: rows thumb..little, columns (abduction, flex1,
 #: flex2, flex3) as in :data:`FINGER_LIMITS_DEG`. Sampled with jitter and a closure level.
+#: The thumb rows were solved on the default hand's kinematics for contact: its tip 12 mm from
+#: the index tip (pinch, OK), from between the index and middle tips (tripod), 8 mm beside the
+#: index PIP (lateral, key grip), 16 mm from the index and middle PIPs (thumb across a fist),
+#: 18 mm from the index DIP (power grip).
 GRASPS: dict[str, np.ndarray] = {name: np.array(rows, dtype=np.float64) for name, rows in {
     'fist': [_THUMB_ACROSS, _FIST, _FIST, _FIST, _FIST],
-    'power': [(35.0, 30.0, 20.0, 25.0), (0.0, 50.0, 70.0, 40.0), (0.0, 55.0, 72.0, 42.0),
+    'power': [(2.0, 14.0, 21.0, 24.0), (0.0, 50.0, 70.0, 40.0), (0.0, 55.0, 72.0, 42.0),
               (0.0, 58.0, 75.0, 45.0), (0.0, 62.0, 78.0, 48.0)],
-    'spherical': [(35.0, 28.0, 25.0, 20.0), (12.0, 35.0, 40.0, 25.0), (0.0, 35.0, 42.0, 25.0),
+    'spherical': [(15.0, 20.0, 22.0, 24.0), (12.0, 35.0, 40.0, 25.0), (0.0, 35.0, 42.0, 25.0),
                   (-8.0, 38.0, 45.0, 28.0), (-20.0, 40.0, 48.0, 30.0)],
-    'pinch': [(30.0, 35.0, 25.0, 20.0), (5.0, 45.0, 50.0, 20.0), (0.0, 40.0, 60.0, 30.0),
+    'pinch': [(8.0, 16.0, 19.0, 22.0), (5.0, 45.0, 50.0, 20.0), (0.0, 40.0, 60.0, 30.0),
               (0.0, 50.0, 70.0, 40.0), (0.0, 55.0, 75.0, 45.0)],
-    'tripod': [(30.0, 35.0, 25.0, 20.0), (5.0, 40.0, 45.0, 20.0), (0.0, 40.0, 45.0, 20.0),
+    'tripod': [(-3.0, 34.0, 1.0, 2.0), (5.0, 40.0, 45.0, 20.0), (0.0, 40.0, 45.0, 20.0),
                (0.0, 60.0, 80.0, 45.0), (0.0, 65.0, 85.0, 50.0)],
-    'lateral': [(5.0, 10.0, 20.0, 20.0), (0.0, 60.0, 80.0, 40.0), (0.0, 70.0, 90.0, 50.0),
+    'lateral': [(-12.0, -2.0, 25.0, 31.0), (0.0, 60.0, 80.0, 40.0), (0.0, 70.0, 90.0, 50.0),
                 (0.0, 75.0, 95.0, 55.0), (0.0, 80.0, 100.0, 60.0)],
     'hook': [(10.0, 0.0, 10.0, 10.0), (0.0, 5.0, 90.0, 60.0), (0.0, 5.0, 90.0, 60.0),
              (0.0, 5.0, 90.0, 60.0), (0.0, 5.0, 90.0, 60.0)],
-    'point': [(15.0, 35.0, 40.0, 45.0), _STRAIGHT, _FIST, _FIST, _FIST],
+    'point': [_THUMB_ACROSS, _STRAIGHT, _FIST, _FIST, _FIST],
     'v_sign': [_THUMB_ACROSS, (12.0, 2.0, 5.0, 3.0), (-8.0, 2.0, 5.0, 3.0), _FIST, _FIST],
-    'ok': [(30.0, 35.0, 25.0, 25.0), (5.0, 45.0, 60.0, 35.0), (0.0, 5.0, 10.0, 5.0),
+    'ok': [(8.0, 16.0, 21.0, 24.0), (5.0, 45.0, 60.0, 35.0), (0.0, 5.0, 10.0, 5.0),
            (-5.0, 5.0, 10.0, 5.0), (-15.0, 10.0, 10.0, 5.0)],
     'thumbs_up': [(0.0, -10.0, 0.0, 0.0), _FIST, _FIST, _FIST, _FIST],
     'claw': [(25.0, 20.0, 30.0, 40.0), (8.0, 0.0, 80.0, 60.0), (0.0, 0.0, 80.0, 60.0),
@@ -152,8 +156,9 @@ def grasp_angles(rng: np.random.Generator, name: str | None = None) -> np.ndarra
     0.6..1), with per-joint jitter (sd 7 degrees), clipped to the limits."""
     lim = limits_rad()
     names = sorted(GRASPS)
-    template = np.radians(GRASPS[names[int(rng.integers(len(names)))] if name is None
-                                 else GRASPS[name]])
+    if name is None:
+        name = names[int(rng.integers(len(names)))]
+    template = np.radians(GRASPS[name])
     relaxed = np.radians(np.array([(15.0, 10.0, 10.0, 10.0)] + [(0.0, 15.0, 20.0, 10.0)] * 4))
     closure = rng.uniform(0.6, 1.0)
     angles = relaxed + closure * (template - relaxed) + rng.normal(0.0, np.radians(7.0), (5, 4))
