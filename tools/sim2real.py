@@ -5,7 +5,7 @@
         [--size 256] [--epochs 20] [--seed 0] [--workers W]
         [--config configs/sim2real/cpm-light_sim2real-128.py] [--real CONFIG ...]
         [--fixtures DIR] [--data-dir data/sim2real] [--work-dir work_dirs/sim2real]
-        [--out FILE.md] [--cfg-options k=v ...] [--list]
+        [--out FILE.md] [--cfg-options k=v ...] [--list] [--gap]
 
 For every setting: generate hands with it (``--num`` units x ``--views`` views at ``--size``
 px; resumable), train the config with the same budget and seed (``tools/train.py``; resumable),
@@ -15,6 +15,10 @@ in its own column) and the test split of every dataset config passed with ``--re
 ``<out>`` (markdown table: PCK@0.2, AUC, EPE per real set and the pooled real images),
 ``<out stem>.json`` (every number), and ``<out stem>_gallery.png`` (one row per setting: its
 predictions, in colour, and the ground truth, in white, on every real hand).
+
+``--gap`` trains nothing: it prints photometric statistics of the model's input crops
+(brightness, contrast, saturation, sharpness, noise, hue spread) for each real set and each
+setting's generated hands, the gap the ``sim2real`` photometric recipe is set to cover.
 
 Settings (``--list`` prints them): ``today`` is the generator as it was before the scene
 options (legacy look, no grasp poses); ``default`` is the generator's default; ``no-<option>``
@@ -165,6 +169,22 @@ def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
     return path
 
 
+def write_gap(settings: list[str], roots: dict[str, str], args: argparse.Namespace,
+              path: str) -> str:
+    """Markdown table of :func:`_real_hands.crop_statistics`: real sets, then settings."""
+    names = real_hands.STATISTICS
+    lines = ['Input crops (128 px, box x1.25), mean +- spread over the hands:', '',
+             '| images | ' + ' | '.join(names) + ' |', '|---|' + '---:|' * len(names)]
+    sources = [(s.name + (' (real)' if s.pooled else ''), s.dataset) for s in args.real_sets]
+    sources += [(f'generated: {s}', synthetic_test_set(roots[s]).dataset) for s in settings]
+    for name, dataset in sources:
+        stats = real_hands.crop_statistics(dataset)
+        lines.append(f'| {name} | ' + ' | '.join(f'{stats[k][0]:.3f} +- {stats[k][1]:.3f}'
+                                                 for k in names) + ' |')
+    Path(path).write_text('\n'.join(lines) + '\n')
+    return path
+
+
 def write_gallery(rows: list[dict], results: dict, path: str, metainfo: dict) -> str:
     """One row per setting, one tile per real hand (prediction in colour, truth in white)."""
     import cv2
@@ -209,6 +229,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='score at most this many hands per set')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE')
     parser.add_argument('--list', action='store_true', help='print the settings and exit')
+    parser.add_argument('--gap', action='store_true',
+                        help='print photometric statistics of real and generated crops, no '
+                        'training')
     parser.add_argument('--quiet', action='store_true')
     return parser.parse_args(argv)
 
@@ -229,6 +252,11 @@ def main(argv=None) -> int:
             real_hands.config_set(c) for c in args.real]
         out = args.out or osp.join(args.work_dir, 'sim2real.md')
         os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        if args.gap:
+            roots = {s: generate(s, osp.join(args.data_dir, s), args) for s in args.settings}
+            gap = write_gap(args.settings, roots, args, osp.splitext(out)[0] + '_gap.md')
+            print(Path(gap).read_text())
+            return 0
         rows, results = [], {}
         for setting in args.settings:
             start = time.perf_counter()
