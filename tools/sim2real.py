@@ -43,12 +43,14 @@ import _real_hands as real_hands   # noqa: E402  (tools/ is on sys.path when run
 
 DEFAULT_CONFIG = 'configs/sim2real/cpm-light_sim2real-128.py'
 DEFAULT_SETTINGS = ('today', 'default')
+#: Camera placements tried against the default (``CameraConfig`` changes: labels change too).
+CAMERA_VARIANTS = {'roll-90': dict(roll_deg=90.0), 'roll-180': dict(roll_deg=180.0)}
 
 
 # --------------------------------------------------------------------------- settings
 def setting_names() -> list[str]:
     from poseforge.generation.appearance import ABLATIONS
-    return ['today', 'default', *ABLATIONS, 'no-grasps']
+    return ['today', 'default', *ABLATIONS, 'no-grasps', *CAMERA_VARIANTS]
 
 
 def generation_config(setting: str):
@@ -65,6 +67,8 @@ def generation_config(setting: str):
         return replace(base, prior=replace(base.prior, grasp_prob=0.0))
     if setting in ABLATIONS:
         return replace(base, scene=replace(base.scene, **ABLATIONS[setting]))
+    if setting in CAMERA_VARIANTS:
+        return replace(base, camera=replace(base.camera, **CAMERA_VARIANTS[setting]))
     raise ValueError(f"unknown setting '{setting}'; known: {', '.join(setting_names())}")
 
 
