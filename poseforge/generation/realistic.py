@@ -35,7 +35,7 @@ from poseforge.generation.appearance import FAR, CameraEffects, Look, detail_att
 from poseforge.generation.cameras import Camera
 from poseforge.generation.hand_model import HAND_PART_MIN, PART_FOREARM, HandMesh
 from poseforge.generation.occluders import ObjectGeometry, object_geometry
-from poseforge.generation.renderer import (Appearance, RenderResult, _composite, _view_rays,
+from poseforge.generation.renderer import (Appearance, RenderResult, composite, view_rays,
                                            rasterize)
 
 #: Shadow map side (px) and the distance of its near-orthographic camera (mm).
@@ -213,7 +213,7 @@ def shade_pixels(frags, scene: FrameScene, mesh: HandMesh, albedo: np.ndarray,
     part_px[hand] = mesh.face_part[face[hand]]
 
     normal = _normalise(interpolate(scene.normals, tri, bary))
-    view = -(_view_rays(camera.K, covered) @ camera.R).astype(np.float32)   # world frame
+    view = -(view_rays(camera.K, covered) @ camera.R).astype(np.float32)   # world frame
     facing = np.einsum('ij,ij->i', normal, view)
     back = facing < 0          # silhouette pixels whose interpolated normal turns away
     if back.any():
@@ -410,7 +410,7 @@ def render_realistic(mesh: HandMesh, albedo: np.ndarray, camera: Camera,
         background = drop_shadow(background, covered, camera.R @ look.lights[0].direction,
                                  look.drop_shadow)
     fx = sample_view_effects(rng, look.camera, camera.width)
-    image = optics(_composite(background, colour, covered), fx)
+    image = optics(composite(background, colour, covered), fx)
     depth = frags.depth
     if camera.dist is not None:
         from poseforge.generation.rigs import distortion_maps

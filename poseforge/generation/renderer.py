@@ -256,7 +256,7 @@ def vertex_albedo(mesh: HandMesh, appearance: Appearance) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- shading
-def _view_rays(K: np.ndarray, covered: np.ndarray) -> np.ndarray:
+def view_rays(K: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """Unit rays (M, 3) through the centres of the ``covered`` pixels, camera frame."""
     ys, xs = np.nonzero(covered)
     rays = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1],
@@ -274,7 +274,7 @@ def shade(frags: Fragments, faces: np.ndarray, normals_cam: np.ndarray, albedo: 
     normal = (normals_cam[tri] * bary).sum(1)
     normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-12
     color = (albedo[tri] * bary).sum(1)
-    view = -_view_rays(K, covered)
+    view = -view_rays(K, covered)
     # A pixel that sees an interpolated normal facing away (silhouette) is lit as grazing.
     facing = np.einsum('ij,ij->i', normal, view)
     normal = np.where(facing[:, None] < 0, normal - 1.05 * facing[:, None] * view, normal)
@@ -418,7 +418,7 @@ def render_view(mesh_world: HandMesh, albedo: np.ndarray, camera: Camera,
     covered = frags.face >= 0
     part = np.zeros(covered.shape, dtype=np.uint8)
     part[covered] = mesh_world.face_part[frags.face[covered]]
-    image = _composite(background, color, covered)
+    image = composite(background, color, covered)
     if appearance.blur_sigma > 0:
         image = cv2.GaussianBlur(image, (0, 0), appearance.blur_sigma)
     if appearance.noise_sigma > 0:
@@ -452,7 +452,7 @@ def distort_render(result: RenderResult, camera: Camera) -> RenderResult:
                         else warp(result.objects, cv2.INTER_NEAREST))
 
 
-def _composite(background: np.ndarray, color: np.ndarray, covered: np.ndarray) -> np.ndarray:
+def composite(background: np.ndarray, color: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """The hand over the background, its outline softened outwards by about a pixel.
 
     Works inside the hand's bounding box (plus a margin) only, the rest is background.
