@@ -99,11 +99,10 @@ def test_real_fixture_sets_score_every_labelled_hand(fixtures_dir):
 def test_sim2real_tool_end_to_end_on_a_tiny_budget(tmp_path, fixtures_dir):
     import sim2real   # tools/ is on sys.path (conftest)
     extra = tmp_path / 'real_rhd.py'
-    extra.write_text(
-        "_base_ = ['{}']\ntest_dataloader = dict(dataset=dict(type='RhdDataset', ann_file='{}', "
-        "data_prefix=dict(img='{}')))\n".format(
-            ROOT / 'configs/_base_/datasets/rhd.py', fixtures_dir / 'rhd' / 'test_rhd.json',
-            fixtures_dir / 'rhd'))
+    extra.write_text(   # a user's dataset config: RHD's, pointed at the fixture files
+        "_base_ = ['{}']\ntest_dataloader = dict(dataset=dict(data_root='{}', "
+        "ann_file='test_rhd.json'))\n".format(ROOT / 'configs/_base_/datasets/rhd.py',
+                                               fixtures_dir / 'rhd'))
     out = tmp_path / 'table.md'
     options = ['train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
                'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
