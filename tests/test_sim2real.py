@@ -123,4 +123,6 @@ def test_sim2real_tool_end_to_end_on_a_tiny_budget(tmp_path, fixtures_dir):
     import cv2
     image = cv2.imread(str(gallery))
     assert image is not None and image.shape[0] >= 2 * 128
+    samples = cv2.imread(str(out.parent / 'table_samples.png'))
+    assert samples is not None and samples.shape[0] >= 2 * 128
     assert sim2real.main(argv[:2] + ['nonsense']) == 2

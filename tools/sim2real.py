@@ -13,8 +13,9 @@ and evaluate the last checkpoint on the setting's own generated test split and o
 the labelled real images of the shared fixtures (OneHand10K, CMU Panoptic, MHP; RHD, rendered,
 in its own column) and the test split of every dataset config passed with ``--real``. Writes
 ``<out>`` (markdown table: PCK@0.2, AUC, EPE per real set and the pooled real images),
-``<out stem>.json`` (every number), and ``<out stem>_gallery.png`` (one row per setting: its
-predictions, in colour, and the ground truth, in white, on every real hand).
+``<out stem>.json`` (every number), ``<out stem>_gallery.png`` (one row per setting: its
+predictions, in colour, and the ground truth, in white, on every real hand) and
+``<out stem>_samples.png`` (the first generated test images of each setting, one row each).
 
 ``--gap`` trains nothing: it prints photometric statistics of the model's input crops
 (brightness, contrast, saturation, sharpness, noise, hue spread) for each real set and each
@@ -189,6 +190,30 @@ def write_gap(settings: list[str], roots: dict[str, str], args: argparse.Namespa
     return path
 
 
+def write_samples(roots: dict[str, str], path: str, count: int = 8, tile: int = 128) -> str:
+    """The first ``count`` generated test images of each setting, one row per setting."""
+    import cv2
+    import numpy as np
+    strips = []
+    for setting, root in roots.items():
+        test = json.loads(Path(root, 'annotations', 'test.json').read_text())
+        tiles = []
+        for image in test['images'][:count]:
+            rgb = cv2.imread(osp.join(root, 'images', 'test', image['file_name']))
+            if rgb is None:
+                raise OSError(f"cannot read '{image['file_name']}' in {root}")
+            tiles.append(cv2.resize(rgb, (tile, tile), interpolation=cv2.INTER_AREA))
+        label = np.zeros((tile, 150, 3), np.uint8)
+        cv2.putText(label, setting[:16], (4, tile // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+        strips.append(np.concatenate([label, *tiles], axis=1))
+    width = max(s.shape[1] for s in strips)
+    strips = [np.pad(s, ((0, 2), (0, width - s.shape[1]), (0, 0))) for s in strips]
+    if not cv2.imwrite(path, np.concatenate(strips, 0)):
+        raise OSError(f"cannot write '{path}'")
+    return path
+
+
 def write_gallery(rows: list[dict], results: dict, path: str, metainfo: dict) -> str:
     """One row per setting, one tile per real hand (prediction in colour, truth in white)."""
     import cv2
@@ -261,10 +286,11 @@ def main(argv=None) -> int:
             gap = write_gap(args.settings, roots, args, osp.splitext(out)[0] + '_gap.md')
             print(Path(gap).read_text())
             return 0
-        rows, results = [], {}
+        rows, results, roots = [], {}, {}
         for setting in args.settings:
             start = time.perf_counter()
             data_root = generate(setting, osp.join(args.data_dir, setting), args)
+            roots[setting] = data_root
             checkpoint = train(args.config, data_root, osp.join(args.work_dir, setting), args)
             sets = args.real_sets + [synthetic_test_set(data_root)]
             found = evaluate(args.config, checkpoint, sets, args)
@@ -285,6 +311,7 @@ def main(argv=None) -> int:
                         seed=args.seed, config=args.config), rows=rows), indent=1))
         from poseforge.skeletons import HAND21
         write_gallery(rows, results, stem + '_gallery.png', HAND21.metainfo())
+        write_samples(roots, stem + '_samples.png')
         print(Path(out).read_text())
     return 0
 
