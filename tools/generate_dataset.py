@@ -12,7 +12,10 @@ and the targets, never on ``--workers``; an interrupted run continues where it s
 again with the same arguments. A worker process that dies (killed for memory) is noticed at
 once and its units run again; after three deaths the run stops with one line (exit status 2),
 keeping the finished units. ``--benchmark`` renders ``--num`` sequences in memory on one
-process (nothing written) and prints rendered views/s per core.
+process (nothing written) and prints rendered views/s per core. ``--scene legacy`` renders the
+look of poseforge before the scene options (one-tone skin, one light, colour-block backgrounds);
+``--scene-options '{"object_prob": 0, "sleeve_prob": 1}'`` changes single options of the
+default look (``poseforge.generation.appearance.SceneConfig``).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, uninstalled
 
+from poseforge.generation.appearance import scene_from_dict  # noqa: E402
 from poseforge.generation.rigs import RIGS  # noqa: E402
 from poseforge.generation.synth_hands import (FORMATS, GenerationConfig,  # noqa: E402
                                               GenerationError, benchmark, generate_dataset)
@@ -60,6 +64,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='skip the depth and mask images')
     parser.add_argument('--save-depth', action='store_true',
                         help='(default now; kept for old command lines)')
+    parser.add_argument('--scene', choices=('realistic', 'legacy'), default='realistic',
+                        help='the look of the images (labels never depend on it)')
+    parser.add_argument('--scene-options', default=None, metavar='JSON',
+                        help='options of the realistic look, e.g. \'{"object_prob": 0}\'')
     parser.add_argument('--benchmark', action='store_true',
                         help='only measure rendering speed on one process; write nothing')
     args = parser.parse_args(argv)
@@ -78,6 +86,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error(f'--source-args is not valid json ({err})')
         if not isinstance(args.source_args, dict):
             parser.error('--source-args must be a json object')
+    try:
+        options = json.loads(args.scene_options) if args.scene_options else {}
+        if not isinstance(options, dict):
+            raise ValueError('--scene-options must be a json object')
+        args.scene = scene_from_dict(dict(options, preset=args.scene))
+    except (json.JSONDecodeError, ValueError, TypeError) as err:
+        parser.error(f'--scene-options: {err}')
     return args
 
 
@@ -87,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                            left_fraction=args.left_fraction, save_depth=not args.no_depth,
                            sequence_length=args.sequence_length, rig=args.rig,
                            match_lengths=args.match_lengths, output_format=args.output_format,
-                           poses_from=args.poses_from, backgrounds=args.backgrounds)
+                           poses_from=args.poses_from, backgrounds=args.backgrounds,
+                           scene=args.scene)
     try:
         if args.benchmark:
             rate = benchmark(num=args.num, views=args.views, size=args.size, seed=args.seed,

@@ -3,8 +3,12 @@
 Why not uniform sampling: independent uniform angles give mostly odd, claw-like hands, while
 real hands move their joints together (a finger's PIP and DIP flex together; fingers curl and
 spread together). The prior mixes a *synergy* mode (one grasp level for the hand, per-finger
-deviations, coupled joints) with a *uniform* mode that still covers unusual poses. Every angle is
-clipped to its limits, so samples always satisfy :data:`FINGER_LIMITS_DEG`.
+deviations, coupled joints) with a *uniform* mode that still covers unusual poses, and a *grasp*
+mode (:data:`GRASPS`): fists, power and precision grasps, pinches and the common gestures
+(pointing, V, OK, thumbs up), which the synergy mode reaches only by chance because they
+decouple the thumb from the fingers or one finger from the others, and which real hand images
+are full of (hands hold things). Every angle is clipped to its limits, so samples always satisfy
+:data:`FINGER_LIMITS_DEG`.
 
 Angles follow :func:`poseforge.generation.hand_model.forward_kinematics`: per finger
 ``(abduction, flex1, flex2, flex3)`` in radians, abduction positive towards the thumb, flexion
@@ -48,11 +52,14 @@ class PriorConfig:
         uniform_prob: share of poses with every angle uniform in its limits.
         finger_independence: spread of a finger's curl around the hand's grasp level.
         max_tilt_deg: largest tilt of the hand's long axis away from world up (+y).
+        grasp_prob: share of poses drawn from :data:`GRASPS` (0 draws nothing for it, so the
+            other modes' samples stay exactly what they were without grasps).
     """
 
     uniform_prob: float = 0.15
     finger_independence: float = 0.3
     max_tilt_deg: float = 45.0
+    grasp_prob: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -110,8 +117,58 @@ def _synergy_angles(rng: np.random.Generator, cfg: PriorConfig) -> np.ndarray:
     return np.clip(angles, lim[..., 0], lim[..., 1])
 
 
+_FIST = (0.0, 88.0, 105.0, 70.0)
+_STRAIGHT = (0.0, 2.0, 5.0, 3.0)
+_THUMB_ACROSS = (-7.0, 5.0, 38.0, 39.0)   # over the index and middle fingers
+#: Grasp and gesture templates in degrees: rows thumb..little, columns (abduction, flex1,
+#: flex2, flex3) as in :data:`FINGER_LIMITS_DEG`. Sampled with jitter and a closure level.
+#: The thumb rows were solved on the default hand's kinematics for contact: its tip 12 mm from
+#: the index tip (pinch, OK), from between the index and middle tips (tripod), 8 mm beside the
+#: index PIP (lateral, key grip), 16 mm from the index and middle PIPs (thumb across a fist),
+#: 18 mm from the index DIP (power grip).
+GRASPS: dict[str, np.ndarray] = {name: np.array(rows, dtype=np.float64) for name, rows in {
+    'fist': [_THUMB_ACROSS, _FIST, _FIST, _FIST, _FIST],
+    'power': [(2.0, 14.0, 21.0, 24.0), (0.0, 50.0, 70.0, 40.0), (0.0, 55.0, 72.0, 42.0),
+              (0.0, 58.0, 75.0, 45.0), (0.0, 62.0, 78.0, 48.0)],
+    'spherical': [(15.0, 20.0, 22.0, 24.0), (12.0, 35.0, 40.0, 25.0), (0.0, 35.0, 42.0, 25.0),
+                  (-8.0, 38.0, 45.0, 28.0), (-20.0, 40.0, 48.0, 30.0)],
+    'pinch': [(8.0, 16.0, 19.0, 22.0), (5.0, 45.0, 50.0, 20.0), (0.0, 40.0, 60.0, 30.0),
+              (0.0, 50.0, 70.0, 40.0), (0.0, 55.0, 75.0, 45.0)],
+    'tripod': [(-3.0, 34.0, 1.0, 2.0), (5.0, 40.0, 45.0, 20.0), (0.0, 40.0, 45.0, 20.0),
+               (0.0, 60.0, 80.0, 45.0), (0.0, 65.0, 85.0, 50.0)],
+    'lateral': [(-12.0, -2.0, 25.0, 31.0), (0.0, 60.0, 80.0, 40.0), (0.0, 70.0, 90.0, 50.0),
+                (0.0, 75.0, 95.0, 55.0), (0.0, 80.0, 100.0, 60.0)],
+    'hook': [(10.0, 0.0, 10.0, 10.0), (0.0, 5.0, 90.0, 60.0), (0.0, 5.0, 90.0, 60.0),
+             (0.0, 5.0, 90.0, 60.0), (0.0, 5.0, 90.0, 60.0)],
+    'point': [_THUMB_ACROSS, _STRAIGHT, _FIST, _FIST, _FIST],
+    'v_sign': [_THUMB_ACROSS, (12.0, 2.0, 5.0, 3.0), (-8.0, 2.0, 5.0, 3.0), _FIST, _FIST],
+    'ok': [(8.0, 16.0, 21.0, 24.0), (5.0, 45.0, 60.0, 35.0), (0.0, 5.0, 10.0, 5.0),
+           (-5.0, 5.0, 10.0, 5.0), (-15.0, 10.0, 10.0, 5.0)],
+    'thumbs_up': [(0.0, -10.0, 0.0, 0.0), _FIST, _FIST, _FIST, _FIST],
+    'claw': [(25.0, 20.0, 30.0, 40.0), (8.0, 0.0, 80.0, 60.0), (0.0, 0.0, 80.0, 60.0),
+             (-6.0, 0.0, 80.0, 60.0), (-15.0, 0.0, 80.0, 60.0)],
+}.items()}
+
+
+def grasp_angles(rng: np.random.Generator, name: str | None = None) -> np.ndarray:
+    """Finger angles (5, 4) in radians of a grasp or gesture of :data:`GRASPS` (random if
+    ``name`` is ``None``): the template, closed to a random level from a relaxed hand (closure
+    0.6..1), with per-joint jitter (sd 7 degrees), clipped to the limits."""
+    lim = limits_rad()
+    names = sorted(GRASPS)
+    if name is None:
+        name = names[int(rng.integers(len(names)))]
+    template = np.radians(GRASPS[name])
+    relaxed = np.radians(np.array([(15.0, 10.0, 10.0, 10.0)] + [(0.0, 15.0, 20.0, 10.0)] * 4))
+    closure = rng.uniform(0.6, 1.0)
+    angles = relaxed + closure * (template - relaxed) + rng.normal(0.0, np.radians(7.0), (5, 4))
+    return np.clip(angles, lim[..., 0], lim[..., 1])
+
+
 def sample_angles(rng: np.random.Generator, cfg: PriorConfig = PriorConfig()) -> np.ndarray:
     """Finger angles (5, 4) in radians, always within :data:`FINGER_LIMITS_DEG`."""
+    if cfg.grasp_prob > 0 and rng.uniform() < cfg.grasp_prob:
+        return grasp_angles(rng)
     if rng.uniform() < cfg.uniform_prob:
         return _uniform_angles(rng)
     return _synergy_angles(rng, cfg)
@@ -152,6 +209,6 @@ def sample_pose(rng: np.random.Generator, cfg: PriorConfig = PriorConfig()) -> H
                     root=sample_root(rng, cfg.max_tilt_deg))
 
 
-__all__ = ['FINGER_LIMITS_DEG', 'WRIST_LIMITS_DEG', 'HandPose', 'PriorConfig',
-           'axis_angle', 'limits_rad', 'sample_angles', 'sample_pose', 'sample_root',
+__all__ = ['FINGER_LIMITS_DEG', 'GRASPS', 'WRIST_LIMITS_DEG', 'HandPose', 'PriorConfig',
+           'axis_angle', 'grasp_angles', 'limits_rad', 'sample_angles', 'sample_pose', 'sample_root',
            'sample_wrist', 'within_limits']

@@ -22,13 +22,16 @@ not hand).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import weakref
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 
+from poseforge.generation.appearance import (Look, SceneConfig, detail_attributes, mottle_field,
+                                             palm_tone, sample_look, sample_skin_tone)
 from poseforge.generation.cameras import Camera, project_points
-from poseforge.generation.hand_model import HAND_PART_MIN, HandMesh
+from poseforge.generation.hand_model import HAND_PART_MIN, PART_FOREARM, HandMesh
 
 
 # --------------------------------------------------------------------------- rasterisation
@@ -77,12 +80,13 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spans(coef: np.ndarray, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+           ) -> tuple[np.ndarray, ...]:
     """Scanline spans: for every (face, row) of the boxes, the pixel columns inside the face.
 
-    For a fixed row each barycentric weight is linear in ``x``, so ``w_i >= 0`` bounds ``x``
-    from one side; the span is the intersection, computed for all rows at once. A tiny
-    tolerance makes pixels exactly on a shared edge belong to both faces (no cracks).
+    For a fixed row each barycentric weight is linear in ``x``, ``w = a x + c``, so ``w >= 0``
+    bounds ``x`` from one side; the span is the intersection, computed for all rows at once. A
+    tiny tolerance makes pixels exactly on a shared edge belong to both faces (no cracks).
+    Returns each span's face, row, first column, pixel count and its ``a``, ``c`` (S, 3).
     """
     face, dy = _expand(y1 - y0 + 1)
     y = (y0[face] + dy).astype(np.float64)
@@ -97,33 +101,36 @@ def _spans(coef: np.ndarray, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1:
     left = np.maximum(np.ceil(low - 1e-7), x0[face])
     right = np.minimum(np.floor(high + 1e-7), x1[face])
     count = np.where(flat_ok, np.maximum(right - left + 1, 0), 0).astype(np.int64)
-    return face, y.astype(np.int64), left.astype(np.int64), count
+    return face, y.astype(np.int64), left.astype(np.int64), count, a, c
 
 
 def rasterize(verts_cam: np.ndarray, faces: np.ndarray, K: np.ndarray, width: int,
               height: int, near: float = 1.0) -> Fragments:
-    """Z-buffer rasterisation of a closed mesh given in camera coordinates (mm)."""
-    tri_cam = verts_cam[faces]
-    keep = np.all(tri_cam[..., 2] > near, axis=1) & _front_facing(tri_cam)
-    face_ids = np.nonzero(keep)[0]
+    """Z-buffer rasterisation of a closed mesh given in camera coordinates (mm).
+
+    Back faces are culled by the sign of their projected area (for a pinhole camera and
+    vertices in front of it, the same test as the normal facing away from the eye, without
+    a 3D cross product per face)."""
     uv = project_points(K, verts_cam)
-    tri_uv = uv[faces[face_ids]]
+    tri_uv = uv[faces]
+    edge1, edge2 = tri_uv[:, 1] - tri_uv[:, 0], tri_uv[:, 2] - tri_uv[:, 0]
+    area = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
+    keep = (area < -1e-9) & (verts_cam[:, 2][faces].min(1) > near)
+    face_ids = np.nonzero(keep)[0]
+    tri_uv = tri_uv[face_ids]
     x0 = np.maximum(np.ceil(tri_uv[..., 0].min(1)), 0).astype(np.int64)
     x1 = np.minimum(np.floor(tri_uv[..., 0].max(1)), width - 1).astype(np.int64)
     y0 = np.maximum(np.ceil(tri_uv[..., 1].min(1)), 0).astype(np.int64)
     y1 = np.minimum(np.floor(tri_uv[..., 1].max(1)), height - 1).astype(np.int64)
-    edge1, edge2 = tri_uv[:, 1] - tri_uv[:, 0], tri_uv[:, 2] - tri_uv[:, 0]
-    area = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
-    hit = (x0 <= x1) & (y0 <= y1) & (np.abs(area) > 1e-9)   # seen edge-on: no pixels
+    hit = (x0 <= x1) & (y0 <= y1)                          # covers a pixel centre's box
     face_ids, tri_uv = face_ids[hit], tri_uv[hit]
     coef = _edge_coefficients(tri_uv)
-    span_face, span_y, span_x, count = _spans(coef, x0[hit], y0[hit], x1[hit], y1[hit])
+    span_face, span_y, span_x, count, a, c = _spans(coef, x0[hit], y0[hit], x1[hit], y1[hit])
     span, dx = _expand(count)
-    local = span_face[span]
     px, py = span_x[span] + dx, span_y[span]
-    w = np.einsum('mij,mj->mi', coef[local], np.stack([px, py, np.ones_like(px)], 1))
-    return _resolve(face_ids[local], px, py, np.clip(w, 0.0, 1.0), faces, verts_cam[:, 2],
-                    width, height)
+    w = a[span] * px[:, None] + c[span]
+    return _resolve(face_ids[span_face[span]], px, py, np.clip(w, 0.0, 1.0), faces,
+                    verts_cam[:, 2], width, height)
 
 
 def _resolve(face: np.ndarray, px: np.ndarray, py: np.ndarray, w: np.ndarray,
@@ -175,6 +182,7 @@ class Appearance:
     shininess: float
     noise_sigma: float
     blur_sigma: float
+    look: Look | None = None
 
 
 #: Skin tones from dark to light (linear interpolation between neighbours).
@@ -190,8 +198,27 @@ def sample_skin(rng: np.random.Generator) -> np.ndarray:
     return np.clip(tone * rng.normal(1.0, 0.04, 3), 0.05, 1.0)
 
 
-def sample_appearance(rng: np.random.Generator) -> Appearance:
-    """Random skin, nail and lighting, within ranges that keep hands looking like hands."""
+def sample_appearance(rng: np.random.Generator, scene: SceneConfig | None = None
+                      ) -> Appearance:
+    """Random skin, nail and lighting, within ranges that keep hands looking like hands.
+
+    Without ``scene`` (or with the legacy one) this is poseforge's original look. Otherwise the
+    same values are drawn first (so ``rng`` moves exactly as before and every later draw, poses
+    and cameras included, is unchanged) and the :class:`~appearance.Look` comes from a child
+    generator (``rng.spawn``, which does not move ``rng``'s stream).
+    """
+    legacy = _legacy_appearance(rng)
+    if scene is None or scene.legacy:
+        return legacy
+    sub = rng.spawn(1)[0]
+    skin = sample_skin_tone(sub) if scene.skin_tones == 'full' else legacy.skin
+    palm = palm_tone(skin, sub) if scene.skin_tones == 'full' else legacy.palm
+    nail = np.clip(np.array([0.93, 0.80, 0.78]) * 0.6 + 0.4 * palm, 0, 1)
+    return replace(legacy, skin=skin, palm=palm, nail=nail, noise_sigma=0.0, blur_sigma=0.0,
+                   look=sample_look(sub, scene, skin))
+
+
+def _legacy_appearance(rng: np.random.Generator) -> Appearance:
     skin = sample_skin(rng)
     palm = np.clip(skin + (1.0 - skin) * rng.uniform(0.15, 0.35) * np.array([1.0, 0.85, 0.8]),
                    0, 1)
@@ -217,12 +244,19 @@ def vertex_albedo(mesh: HandMesh, appearance: Appearance) -> np.ndarray:
     ramp = np.clip((mesh.palmar + 0.2) / 0.8, 0.0, 1.0)
     palmar = (ramp * ramp * (3 - 2 * ramp) * 0.85)[:, None]
     color = appearance.skin * (1 - palmar) + appearance.palm * palmar
+    detail = appearance.look.detail if appearance.look is not None else None
+    if detail is not None and len(mesh.vertices) == len(detail_attributes()):
+        # Darker, redder knuckles; blotchy variation of melanin and blood (about +-5 %).
+        knuckle = detail_attributes()[:, 5:6] * detail.knuckles
+        color = color * (1 - knuckle * np.array([0.25, 0.4, 0.4]))
+        mottle = mottle_field(detail.seed, len(mesh.vertices))[:, None]
+        color = color * (1 + detail.mottle * mottle * np.array([1.0, 0.8, 0.7]))
     nail = mesh.nail[:, None]
-    return (color * (1 - nail) + appearance.nail * nail).astype(np.float32)
+    return np.clip(color * (1 - nail) + appearance.nail * nail, 0, 1).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- shading
-def _view_rays(K: np.ndarray, covered: np.ndarray) -> np.ndarray:
+def view_rays(K: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """Unit rays (M, 3) through the centres of the ``covered`` pixels, camera frame."""
     ys, xs = np.nonzero(covered)
     rays = np.stack([(xs - K[0, 2]) / K[0, 0], (ys - K[1, 2]) / K[1, 1],
@@ -240,7 +274,7 @@ def shade(frags: Fragments, faces: np.ndarray, normals_cam: np.ndarray, albedo: 
     normal = (normals_cam[tri] * bary).sum(1)
     normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-12
     color = (albedo[tri] * bary).sum(1)
-    view = -_view_rays(K, covered)
+    view = -view_rays(K, covered)
     # A pixel that sees an interpolated normal facing away (silhouette) is lit as grazing.
     facing = np.einsum('ij,ij->i', normal, view)
     normal = np.where(facing[:, None] < 0, normal - 1.05 * facing[:, None] * view, normal)
@@ -306,8 +340,16 @@ def _shapes(rng: np.random.Generator, canvas: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(layer, (0, 0), sigma)
 
 
-def make_background(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A procedural background (H, W, 3) float32 in [0, 1]: gradient, noise, blurred shapes."""
+def make_background(rng: np.random.Generator, width: int, height: int,
+                    scene: SceneConfig | None = None) -> np.ndarray:
+    """A procedural background (H, W, 3) float32 in [0, 1].
+
+    Legacy (no ``scene``, or ``background='legacy'``): gradient, colour noise, blurred shapes.
+    Otherwise :func:`poseforge.generation.backgrounds.clutter_background`.
+    """
+    if scene is not None and not scene.legacy and scene.background == 'clutter':
+        from poseforge.generation.backgrounds import clutter_background
+        return clutter_background(rng, width, height, scene.distractor_prob)
     image = _gradient(rng, width, height)
     image += rng.uniform(0.02, 0.15) * _colour_noise(rng, width, height)
     if rng.uniform() < 0.7:
@@ -339,18 +381,30 @@ def ensure_contrast(background: np.ndarray, skin: np.ndarray, min_distance: floa
 @dataclass
 class RenderResult:
     """One rendered view: ``rgb`` (H, W, 3) uint8, ``depth`` (H, W) float32 mm (0 = nothing),
-    ``part`` (H, W) uint8 part id, ``mask`` (H, W) uint8 (255 on the hand)."""
+    ``part`` (H, W) uint8 part id (0 where the background or an object is seen), ``mask``
+    (H, W) uint8 (255 on the visible hand: palm, thenar, fingers; never the forearm or its
+    sleeve, never an object in front of the hand), ``objects`` (H, W) uint8 (255 where an
+    object of :mod:`occluders` is the nearest surface; ``None`` when the scene has none).
+
+    ``depth`` is what a depth camera would see: hand, forearm and objects."""
 
     rgb: np.ndarray
     depth: np.ndarray
     part: np.ndarray
     mask: np.ndarray
+    objects: np.ndarray | None = None
 
 
 def render_view(mesh_world: HandMesh, albedo: np.ndarray, camera: Camera,
                 appearance: Appearance, background: np.ndarray,
                 rng: np.random.Generator) -> RenderResult:
-    """Render ``mesh_world`` seen by ``camera`` over ``background`` (float, [0, 1])."""
+    """Render ``mesh_world`` seen by ``camera`` over ``background`` (float, [0, 1]).
+
+    With an :class:`~appearance.Look` in ``appearance`` this is :func:`render_realistic`.
+    """
+    if appearance.look is not None:
+        from poseforge.generation.realistic import render_realistic
+        return render_realistic(mesh_world, albedo, camera, appearance, background, rng)
     verts_cam = camera.to_camera(mesh_world.vertices)
     normals_cam = mesh_world.normals @ camera.R.T
     frags = rasterize(verts_cam, mesh_world.faces, camera.K, camera.width, camera.height)
@@ -364,7 +418,7 @@ def render_view(mesh_world: HandMesh, albedo: np.ndarray, camera: Camera,
     covered = frags.face >= 0
     part = np.zeros(covered.shape, dtype=np.uint8)
     part[covered] = mesh_world.face_part[frags.face[covered]]
-    image = _composite(background, color, covered)
+    image = composite(background, color, covered)
     if appearance.blur_sigma > 0:
         image = cv2.GaussianBlur(image, (0, 0), appearance.blur_sigma)
     if appearance.noise_sigma > 0:
@@ -393,10 +447,12 @@ def distort_render(result: RenderResult, camera: Camera) -> RenderResult:
     return RenderResult(rgb=warp(result.rgb, cv2.INTER_LINEAR),
                         depth=warp(result.depth, cv2.INTER_NEAREST),
                         part=warp(result.part, cv2.INTER_NEAREST),
-                        mask=warp(result.mask, cv2.INTER_NEAREST))
+                        mask=warp(result.mask, cv2.INTER_NEAREST),
+                        objects=None if result.objects is None
+                        else warp(result.objects, cv2.INTER_NEAREST))
 
 
-def _composite(background: np.ndarray, color: np.ndarray, covered: np.ndarray) -> np.ndarray:
+def composite(background: np.ndarray, color: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """The hand over the background, its outline softened outwards by about a pixel.
 
     Works inside the hand's bounding box (plus a margin) only, the rest is background.

@@ -49,7 +49,7 @@ from poseforge.generation.unit import (FORMATS, FrameRender, GenerationConfig, G
                                        render_sample, sample_rng, setup_unit, view_label,
                                        write_unit)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3   # 3: scene options (realistic look by default)
 #: Extra entropy word of the generator that splits samples (distinct from per-sample seeds).
 _SPLIT_ENTROPY = 0x5A17
 MANIFEST = 'generation.json'

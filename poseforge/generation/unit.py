@@ -26,8 +26,10 @@ import cv2
 import numpy as np
 
 from poseforge.generation import mhp_writer, writer
+from poseforge.generation.appearance import SceneConfig
 from poseforge.generation.cameras import Camera, CameraConfig
 from poseforge.generation.hand_model import HAND_PART_MIN, sample_shape
+from poseforge.generation.occluders import object_occlusion
 from poseforge.generation.pose_prior import PriorConfig, sample_wrist
 from poseforge.generation.renderer import (RenderResult, depth_to_uint16, ensure_contrast,
                                            make_background, render_view, sample_appearance,
@@ -66,6 +68,8 @@ class GenerationConfig:
         backgrounds: folder of background images (else procedural backgrounds).
         gallery: write ``gallery.png``.
         camera, prior: camera placement and pose prior settings.
+        scene: the look of the images (:class:`appearance.SceneConfig`; labels never depend
+            on it): skin, sleeves, objects, lights, backgrounds, camera effects.
     """
 
     size: int = 256
@@ -84,6 +88,7 @@ class GenerationConfig:
     gallery: bool = True
     camera: CameraConfig = field(default_factory=CameraConfig)
     prior: PriorConfig = field(default_factory=PriorConfig)
+    scene: SceneConfig = field(default_factory=SceneConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,6 +105,10 @@ class GenerationConfig:
             raise GenerationError("MHP's layout stores JPEG webcam frames; drop --png")
         if self.backgrounds is not None and not osp.isdir(self.backgrounds):
             raise GenerationError(f"--backgrounds '{self.backgrounds}' is not a folder")
+        try:
+            self.scene.check()
+        except ValueError as err:
+            raise GenerationError(str(err)) from None
 
 
 # --------------------------------------------------------------------------- one unit
@@ -168,7 +177,7 @@ def setup_unit(unit: int, seed: int, cfg: GenerationConfig, plan: UnitPlan | Non
     template = hand_template()
     shape = sample_shape(rng)
     lengths, radial = shape_scales(template, shape)
-    appearance = sample_appearance(rng)
+    appearance = sample_appearance(rng, cfg.scene)
     length = cfg.sequence_length
     if plan is None:
         side = 'left' if rng.uniform() < cfg.left_fraction else 'right'
@@ -192,17 +201,17 @@ def setup_unit(unit: int, seed: int, cfg: GenerationConfig, plan: UnitPlan | Non
     cameras = make_rig(cfg.rig, rng, all_joints, np.tile(radii, len(poses)), cfg.views,
                        cfg.size, cfg.camera)
     width, height = rig_image_size(cfg.rig, cfg.size)
-    backgrounds = [ensure_contrast(_background(rng, width, height, background_files),
+    backgrounds = [ensure_contrast(_background(rng, width, height, background_files, cfg.scene),
                                    appearance.skin) for _ in cameras]
     albedo = vertex_albedo(skin(template, poses[0]), appearance)
     return UnitSetup(unit, side, poses, cameras, backgrounds, albedo, appearance, radii)
 
 
 def _background(rng: np.random.Generator, width: int, height: int,
-                files: tuple[str, ...]) -> np.ndarray:
+                files: tuple[str, ...], scene: SceneConfig | None = None) -> np.ndarray:
     """A procedural background, or a random crop of one of ``files`` (float RGB in [0, 1])."""
     if not files:
-        return make_background(rng, width, height)
+        return make_background(rng, width, height, scene)
     path = files[int(rng.integers(len(files)))]
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
@@ -252,6 +261,9 @@ def view_label(view_id: int, camera: Camera, joints_world: np.ndarray, radii: np
     keypoints = camera.project(joints_world)
     visibility = joint_visibility(keypoints, keypoints_3d[:, 2], radii, render.depth,
                                   cfg.occlusion_tolerance)
+    if render.objects is not None:   # an object in front hides a joint at any distance
+        hidden = object_occlusion(keypoints, keypoints_3d[:, 2], render.objects, render.depth)
+        visibility[hidden] = writer.OCCLUDED
     bbox, area = hand_box(render.part, keypoints[visibility > 0])
     return ViewLabel(view_id, camera, keypoints_3d, keypoints, visibility, bbox, area)
 

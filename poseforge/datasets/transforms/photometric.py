@@ -56,11 +56,41 @@ PHOTOMETRIC_DISTORTION: tuple[dict, ...] = (
 )
 
 
+#: Training on generated hands for real images (``configs/sim2real/``): ranges set from the gap
+#: between generated and real input crops that ``tools/sim2real.py --gap`` measures (README,
+#: "Generated hands for real images"). Real hand crops span far more than generated ones in
+#: sharpness (CMU Panoptic's upscaled video frames are several times blurrier, MHP's webcam
+#: frames sharper), brightness (OneHand10K's studio photos are bright and pale) and colour
+#: cast, so the recipe blurs, downsamples or sharpens, shifts exposure, gamma, white balance
+#: (black-body jitter) and saturation widely, and adds sensor noise and JPEG loss.
+SIM2REAL: tuple[dict, ...] = (
+    dict(type='RandomBrightnessContrast', brightness_limit=0.3, contrast_limit=0.3, p=0.7),
+    dict(type='RandomGamma', gamma_limit=(70, 150), p=0.3),
+    dict(type='HueSaturationValue', hue_shift_limit=10, sat_shift_limit=40, val_shift_limit=15,
+         p=0.5),
+    dict(type='PlanckianJitter', p=0.3),
+    dict(type='ToGray', p=0.05),
+    dict(type='OneOf', transforms=[
+        dict(type='Downscale', scale_range=(0.25, 0.6)),
+        dict(type='GaussianBlur', blur_limit=(3, 7)),
+        dict(type='MotionBlur', blur_limit=(3, 9)),
+        dict(type='Defocus', radius=(2, 4)),
+    ], p=0.4),
+    dict(type='Sharpen', p=0.15),
+    dict(type='OneOf', transforms=[
+        dict(type='GaussNoise', std_range=(0.01, 0.06), per_channel=False),
+        dict(type='ISONoise'),
+    ], p=0.3),
+    dict(type='ImageCompression', quality_range=(30, 95), p=0.3),
+)
+
+
 #: Named recipes: ``PhotometricAug(transforms='photometric_distortion')`` in a config, or
 #: ``--cfg-options ...transforms=photometric_distortion`` on the command line.
 RECIPES: dict[str, tuple[dict, ...]] = {
     'default': DEFAULT_PHOTOMETRIC,
     'photometric_distortion': PHOTOMETRIC_DISTORTION,
+    'sim2real': SIM2REAL,
 }
 
 

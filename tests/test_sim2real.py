@@ -1,0 +1,128 @@
+"""Generated hands for real images: the grasp prior, the sim2real photometric recipe, the mixed
+generated + real config, and tools/sim2real.py end to end on a tiny budget."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from poseforge.generation.hand_model import default_shape, forward_kinematics
+from poseforge.generation.pose_prior import (GRASPS, PriorConfig, grasp_angles, sample_angles,
+                                             within_limits)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _curl(angles: np.ndarray) -> float:
+    """Mean fingertip-to-wrist distance of the four fingers over the open hand's (1 = open)."""
+    shape = default_shape()
+    tips = forward_kinematics(shape, angles)[0][[8, 12, 16, 20]]
+    open_tips = forward_kinematics(shape, np.zeros((5, 4)))[0][[8, 12, 16, 20]]
+    return float(np.linalg.norm(tips, axis=1).mean() / np.linalg.norm(open_tips, axis=1).mean())
+
+
+def test_grasp_prior_covers_fists_and_stays_in_limits():
+    rng = np.random.default_rng(0)
+    for name in GRASPS:
+        for _ in range(5):
+            assert within_limits(grasp_angles(rng, name))
+    assert _curl(grasp_angles(rng, 'fist')) < 0.6            # fingertips folded into the palm
+    assert _curl(grasp_angles(rng, 'hook')) < 0.9
+    point = grasp_angles(np.random.default_rng(1), 'point')
+    tips = forward_kinematics(default_shape(), point)[0]
+    assert np.linalg.norm(tips[8]) > 1.4 * np.linalg.norm(tips[12])   # index out, middle in
+    joints = forward_kinematics(default_shape(), np.radians(GRASPS['pinch']))[0]
+    assert np.linalg.norm(joints[4] - joints[8]) < 20.0      # thumb and index tips meet
+
+    def fists(prior: PriorConfig) -> float:
+        """Share of poses with every finger curled (each fingertip under 0.6 of its reach)."""
+        shape = default_shape()
+        reach = np.linalg.norm(forward_kinematics(shape, np.zeros((5, 4)))[0][[8, 12, 16, 20]],
+                               axis=1)
+        curls = [np.linalg.norm(forward_kinematics(shape, sample_angles(rng, prior))[0]
+                                [[8, 12, 16, 20]], axis=1) / reach for _ in range(300)]
+        return float(np.mean([c.max() < 0.6 for c in curls]))
+    assert fists(PriorConfig(grasp_prob=1.0)) > fists(PriorConfig(grasp_prob=0.0)) + 0.08
+
+
+def test_sim2real_photometric_recipe_builds_and_keeps_the_crop():
+    from poseforge.datasets.transforms.photometric import RECIPES, PhotometricAug
+    assert 'sim2real' in RECIPES
+    aug = PhotometricAug('sim2real')
+    rng = np.random.default_rng(0)
+    img = (rng.uniform(0, 255, (64, 64, 3))).astype(np.uint8)
+    np.random.seed(0)
+    outs = [aug.transform({'img': img.copy()})['img'] for _ in range(20)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    assert sum(not np.array_equal(o, img) for o in outs) >= 10
+
+
+def test_sim2real_configs_build_and_mix_real_data(fixtures_dir, tiny_synth):
+    from mmengine.registry import init_default_scope
+
+    from poseforge.registry import DATASETS
+    from poseforge.utils.config import load_config
+    init_default_scope('poseforge')
+    cfg = load_config(str(ROOT / 'configs/sim2real/cpm-light_sim2real-128.py'))
+    steps = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert cfg.train_dataloader.dataset.pipeline[steps.index('PhotometricAug')]['transforms'] \
+        == 'sim2real'
+    real = fixtures_dir / 'onehand10k'
+    mixed = load_config(str(ROOT / 'configs/sim2real/cpm-light_synth+real-128.py'), {
+        'train_dataloader.dataset.datasets.0.data_root': str(tiny_synth),
+        'train_dataloader.dataset.datasets.1.dataset.data_root': str(real),
+        'train_dataloader.dataset.datasets.1.dataset.ann_file': 'test_onehand10k.json'})
+    dataset = DATASETS.build(mixed.train_dataloader.dataset)
+    synth_count = len(json.loads((tiny_synth / 'annotations/train.json').read_text())['images'])
+    assert len(dataset) == synth_count + 4 * mixed.real_repeat
+    sample = dataset[len(dataset) - 1]                        # a real image, through the pipeline
+    assert tuple(sample['inputs'].shape) == (3, 128, 128)
+    assert str(real) in sample['data_samples']['meta']['img_path']
+
+
+def test_real_fixture_sets_score_every_labelled_hand(fixtures_dir):
+    import _real_hands as rh   # tools/ is on sys.path (conftest)
+    sets = rh.fixture_sets(fixtures_dir)
+    assert [s.name for s in sets if s.pooled] == ['OneHand10K', 'Panoptic', 'MHP']
+    assert [s.name for s in sets if not s.pooled] == ['RHD']
+    gt = np.zeros((2, 21, 2))
+    result = rh.SetResult('x', True, gt + [[3.0, 0.0]], gt, np.ones((2, 21), bool),
+                          np.array([[0, 0, 10, 20], [0, 0, 100, 50]], float))
+    # box-normalised: 3 px is 0.15 of a 20 px box (in), 0.03 of a 100 px box (in)
+    assert rh.pooled_metrics([result])['PCK@0.2'] == 1.0
+    result.pred = gt + [[5.0, 0.0]]                           # 0.25 of the small box: out
+    assert rh.pooled_metrics([result])['PCK@0.2'] == 0.5
+
+
+def test_sim2real_tool_end_to_end_on_a_tiny_budget(tmp_path, fixtures_dir):
+    import sim2real   # tools/ is on sys.path (conftest)
+    extra = tmp_path / 'real_rhd.py'
+    extra.write_text(   # a user's dataset config: RHD's, pointed at the fixture files
+        "_base_ = ['{}']\ntest_dataloader = dict(dataset=dict(data_root='{}', "
+        "ann_file='test_rhd.json'))\n".format(ROOT / 'configs/_base_/datasets/rhd.py',
+                                               fixtures_dir / 'rhd'))
+    out = tmp_path / 'table.md'
+    options = ['train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
+               'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
+               'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
+               'test_dataloader.persistent_workers=False']
+    argv = ['--settings', 'today', 'default', '--num', '3', '--views', '1', '--size', '64',
+            '--epochs', '1', '--data-dir', str(tmp_path / 'data'), '--work-dir',
+            str(tmp_path / 'work'), '--out', str(out), '--real', str(extra), '--quiet',
+            '--fixtures', str(fixtures_dir), '--cfg-options', *options]
+    assert sim2real.main(argv) == 0
+    table = out.read_text()
+    assert '| today |' in table and '| default |' in table and 'real_rhd PCK@0.2' in table
+    report = json.loads(out.with_suffix('.json').read_text())
+    for row in report['rows']:
+        assert row['pool']['hands'] == 12 and 0.0 <= row['pool']['PCK@0.2'] <= 1.0
+        assert row['sets']['real_rhd']['hands'] == 3
+    gallery = out.parent / 'table_gallery.png'
+    import cv2
+    image = cv2.imread(str(gallery))
+    assert image is not None and image.shape[0] >= 2 * 128
+    samples = cv2.imread(str(out.parent / 'table_samples.png'))
+    assert samples is not None and samples.shape[0] >= 2 * 128
+    assert sim2real.main(argv[:2] + ['nonsense']) == 2
