@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from poseforge.datasets.transforms.base import BaseTransform
+from poseforge.datasets.transforms.jpeg_region import decode_region, needed_box
 from poseforge.datasets.transforms.loading import REDUCE_FACTORS, EncodedImage
 from poseforge.registry import TRANSFORMS
 
@@ -170,15 +171,25 @@ class TopdownAffine(BaseTransform):
     def _source(self, results: dict, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The pixels to warp and the 3x3 map from their px to input px.
 
-        A deferred JPEG is decoded here at the largest reduction the warp allows, and the
-        reduction is folded into the matrix.
+        A deferred JPEG is decoded here at the largest reduction the warp allows, only the
+        region the warp reads (``jpeg_region``; RGBX), and the reduction and the region's
+        offset are folded into the matrix. Without libturbojpeg, or for a JPEG it refuses,
+        OpenCV decodes the whole image at that reduction.
         """
         encoded: EncodedImage | None = results.pop('encoded_img', None)
         if results.get('img') is not None:
             return results['img'], matrix
         if encoded is None:
             raise KeyError("TopdownAffine: no 'img' in results: put LoadImage first")
-        source, factor = encoded.decode_reduced(max_reduction(matrix, self.max_reduce))
+        factor = max_reduction(matrix, self.max_reduce)
+        if not encoded.to_float32:
+            box = needed_box(matrix, self.input_size, (encoded.width, encoded.height))
+            if box is None:  # the crop lies wholly outside the image: all border
+                return np.zeros((1, 1, 4), np.uint8), matrix
+            region = decode_region(encoded.data, box, factor)
+            if region is not None:
+                return region.pixels, matrix @ region.to_image
+        source, factor = encoded.decode_reduced(factor)
         return source, matrix @ reduction_matrix(factor)
 
     def transform(self, results: dict) -> dict:
@@ -193,9 +204,12 @@ class TopdownAffine(BaseTransform):
         # source px (what cv2 will read) -> input px
         source_to_input = crop @ flip if results.get('flip_pending') else crop
         source, source_to_input = self._source(results, source_to_input)
-        results['img'] = cv2.warpAffine(source, source_to_input[:2], self.input_size,
-                                        flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        warped = cv2.warpAffine(source, source_to_input[:2], self.input_size,
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=0)
+        if warped.ndim == 3 and warped.shape[2] == 4:  # RGBX from the region decoder
+            warped = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+        results['img'] = warped
         results['flip_pending'] = False
 
         keypoints = results.get('keypoints')
