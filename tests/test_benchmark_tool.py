@@ -118,6 +118,23 @@ def test_train_job_uses_mmposes_cpm_with_the_same_targets():
     assert job['batch_size'] == 8 and job['channels_last'] is False
 
 
+def test_models_map_to_mmposes_of_the_same_family_or_are_refused_by_name():
+    codec = dict(type='MSRAHeatmap', input_size=[256, 256], heatmap_size=[64, 64], sigma=2.0)
+    hourglass = side.mmpose_model(dict(backbone=dict(type='StackedHourglass', num_stacks=2)),
+                                  16, codec)
+    assert hourglass['backbone'] == dict(type='HourglassNet', num_stacks=2)
+    assert (hourglass['head']['type'], hourglass['head']['num_stages'],
+            hourglass['head']['out_channels']) == ('CPMHead', 2, 16)
+    assert side.mmpose_model(dict(backbone=dict(type='CPM', arch='light')), 21,
+                             codec)['backbone']['type'] == 'CPM'
+    with pytest.raises(ConfigError, match="backbone 'NSRMBackbone' has no mmpose counterpart"):
+        side.mmpose_model(dict(backbone=dict(type='NSRMBackbone')), 21, codec)
+    job = side.train_job(_hand_dataset_cfg(), 21, 1, 4, 1, False, mode='infer',
+                         model_cfg=dict(backbone=dict(type='StackedHourglass', num_stacks=4)))
+    assert job['mode'] == 'infer' and job['model']['backbone']['num_stacks'] == 4
+    assert job['model']['head']['decoder']['heatmap_size'] == [64, 64]
+
+
 def test_standard_rows_parse_and_their_configs_load():
     for key, label, spec in standard.standard_rows('/nonexistent/synth'):
         args = benchmark.parse_args(spec)
@@ -140,6 +157,8 @@ def test_side_by_side_ratio_and_value_check():
                                         {'samples_per_s': 300}) == 3.0
     assert benchmark.side_by_side_ratio('train', {'gflops_per_s': 400, 'samples_per_s': 1},
                                         {'gflops_per_s': 100, 'samples_per_s': 9}) == 4.0
+    assert benchmark.side_by_side_ratio('infer', {'gflops_per_s': 300, 'samples_per_s': 1},
+                                        {'gflops_per_s': 200, 'samples_per_s': 9}) == 1.5
     assert benchmark.side_by_side_ratio('metrics', {'seconds': 0.1}, {'seconds': 2.0}) == 20.0
     values = dict(pck=0.95, auc=0.64, epe=10.0)
     assert benchmark.metric_values_match(values, dict(values, epe=10.0000001))

@@ -22,7 +22,7 @@ dataloader (an error names the config's step types when none matches), and ``--c
 input_size=(368,368) heatmap_size=(46,46) sigma=1.0`` changes the codec everywhere it is used
 (``codec``, ``model.head.decoder``, each ``GenerateTarget`` encoder and ``TopdownAffine`` size).
 
-Side by side with mmpose (``pipeline``, ``train``, ``metrics`` and ``standard``)::
+Side by side with mmpose (``pipeline``, ``train``, ``infer``, ``metrics`` and ``standard``)::
 
     python tools/benchmark.py pipeline CONFIG --vs-mmpose [--mmpose-python PY] [--rounds R]
 
@@ -269,10 +269,11 @@ def _best(results: list[dict], mode: str) -> dict:
 
 
 def side_by_side_ratio(mode: str, ours: dict, theirs: dict) -> float:
-    """poseforge / mmpose: samples/s (pipeline), GFLOP/s (train), inverse seconds (metrics)."""
+    """poseforge / mmpose: samples/s (pipeline), GFLOP/s (train, infer: each side runs its own
+    network of the family), inverse seconds (metrics)."""
     if mode == 'metrics':
         return theirs['seconds'] / ours['seconds']
-    key = 'gflops_per_s' if mode == 'train' else 'samples_per_s'
+    key = 'gflops_per_s' if mode in ('train', 'infer') else 'samples_per_s'
     return ours[key] / theirs[key]
 
 
@@ -307,12 +308,14 @@ def mmpose_job(args: argparse.Namespace, cfg) -> dict:
         return mmpose_side.pipeline_job(dataset_cfg, args.iters or 200, threads)
     if args.device != 'cpu':
         raise mmpose_side.MmposeUnavailable(
-            '--vs-mmpose train runs on the CPU only (the GPU side is not wired); drop --device')
+            f'--vs-mmpose {args.mode} runs on the CPU only (the GPU side is not wired); '
+            'drop --device')
     num_keypoints = _build_dataset(cfg, 'train').metainfo['num_keypoints']
-    # mmpose trains in fp32 on a CPU (mmengine's AmpOptimWrapper needs a GPU) and in its default
+    # mmpose runs fp32 on a CPU (mmengine's AmpOptimWrapper needs a GPU) and in its default
     # NCHW layout unless --mmpose-channels-last asks for the layout poseforge uses.
-    return mmpose_side.train_job(dataset_cfg, num_keypoints, args.batch_size, args.iters or 5,
-                                 threads, args.mmpose_channels_last)
+    iters = args.iters or (5 if args.mode == 'train' else 10)
+    return mmpose_side.train_job(dataset_cfg, num_keypoints, args.batch_size, iters, threads,
+                                 args.mmpose_channels_last, model_cfg=cfg.model, mode=args.mode)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -355,8 +358,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.mode in ('pipeline', 'train', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
-    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'metrics', 'standard'):
-        parser.error(f'--vs-mmpose compares pipeline, train and metrics, not {args.mode}')
+    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'infer', 'metrics', 'standard'):
+        parser.error(f'--vs-mmpose compares pipeline, train, infer and metrics, not {args.mode}')
     return args
 
 
@@ -389,7 +392,7 @@ def main(argv=None) -> dict | list:
             rounds = args.rounds or 1
             result = dict(_best([ours() for _ in range(rounds)], args.mode), rounds=rounds)
         else:
-            rounds = args.rounds or (1 if args.mode == 'train' else 5)
+            rounds = args.rounds or {'train': 1, 'infer': 3}.get(args.mode, 5)
             result = run_side_by_side(args.mode, ours, mmpose_job(args, cfg), python, rounds)
         result['config'] = args.config
     print(json.dumps(result))
