@@ -178,3 +178,20 @@ def test_needed_box_covers_exactly_what_the_warp_reads():
                               INPUT, flags=cv2.INTER_LINEAR, borderValue=0)
         # equal but for cv2's 1/32 px fixed-point positions (a missing pixel would read 0)
         assert np.abs(part.astype(int) - full.astype(int)).max() <= 1
+
+
+def test_decoded_images_warp_as_rgbx_with_the_same_values():
+    """An RGB array is warped through its RGBX box (OpenCV's 4-channel SIMD path): same values
+    as warping the three channels; grey, RGBA and float images keep their own layout."""
+    rgb = textured_image()
+    rot = 33.0
+    for img in (rgb, rgb[..., 0].copy(), np.dstack([rgb, rgb[..., :1]]), rgb.astype(np.float32)):
+        results = dict(img=img, img_shape=img.shape[:2], bbox_rotation=rot,
+                       bbox_center=np.array([200, 150], np.float32),
+                       bbox_scale=np.array([230, 230], np.float32))
+        out = TopdownAffine(INPUT)(results)['img']
+        matrix = affine_module.get_warp_matrix(results['input_center'], results['input_scale'],
+                                               rot, INPUT)
+        expected = cv2.warpAffine(img, matrix, INPUT, flags=cv2.INTER_LINEAR, borderValue=0)
+        assert out.shape == expected.shape and out.dtype == img.dtype
+        assert np.abs(out.astype(float) - expected.astype(float)).max() <= 1
