@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import _gpu_peaks as peaks
 import _mmpose_side as side
 import _standard_benchmarks as standard
 import benchmark
@@ -165,6 +166,31 @@ def test_side_by_side_ratio_and_value_check():
     assert not benchmark.metric_values_match(values, dict(values, auc=0.65))
 
 
+@pytest.mark.parametrize('name, tflops', [
+    ('NVIDIA H100 80GB HBM3', 989.0), ('NVIDIA H100 PCIe', 756.0), ('NVIDIA H100 NVL', 835.0),
+    ('NVIDIA H200', 989.0), ('NVIDIA A100-SXM4-80GB', 312.0), ('NVIDIA L40S', 362.0),
+    ('NVIDIA L40', 181.0), ('NVIDIA L4', 121.0), ('NVIDIA GeForce RTX 4090', 165.0),
+    ('Tesla V100-SXM2-16GB', None), ('NVIDIA GeForce RTX 3060', None)])
+def test_gpu_bf16_peaks_by_device_name(name, tflops):
+    assert peaks.bf16_peak_tflops(name) == tflops
+
+
+def test_mfu_is_achieved_over_the_devices_bf16_peak(monkeypatch):
+    assert peaks.mfu(395_600.0, 989.0) == pytest.approx(0.4)
+    result = dict(gflops_per_s=123_450.0)
+    monkeypatch.setattr('torch.cuda.get_device_name', lambda device=None: 'NVIDIA H100 PCIe')
+    assert peaks.utilisation_fields(result, 'cuda') == dict(
+        gpu='NVIDIA H100 PCIe', peak_tflops=756.0, mfu=round(123_450 / 756_000, 4))
+    assert peaks.utilisation_fields(result, 'cuda:0', peak_tflops=500.0)['mfu'] == 0.2469
+    monkeypatch.setattr('torch.cuda.get_device_name', lambda device=None: 'Mystery GPU')
+    unknown = peaks.utilisation_fields(result, 'cuda')
+    assert 'mfu' not in unknown and '--peak-tflops' in unknown['mfu_note']
+    assert peaks.utilisation_fields(result, 'cpu') == {}  # a CPU: only with --peak-tflops
+    assert peaks.utilisation_fields(dict(samples_per_s=3.0), 'cuda') == {}
+    with pytest.raises(ValueError, match='positive'):
+        peaks.mfu(1.0, 0.0)
+
+
 def test_markdown_table_names_where_the_mmpose_figure_comes_from():
     measured = dict(label='data path', key='pipeline-256', mode='pipeline', samples_per_s=900.0,
                     seconds=1.0, mmpose=dict(samples_per_s=300.0), vs_mmpose=3.0)
@@ -277,3 +303,13 @@ def test_train_step_benchmark_compiled_counts_the_eager_flops(tiny_synth):
     assert (eager['compile'], compiled['compile']) == (False, True)
     assert compiled['gflop_per_sample'] == eager['gflop_per_sample'] > 0
     assert compiled['gflops_per_s'] > 0 and compiled['samples_per_s'] > 0
+    assert 'mfu' not in eager  # a CPU has no table peak
+
+
+def test_infer_benchmark_reports_mfu_against_a_given_peak(tiny_synth):
+    result = benchmark.main([
+        'infer', str(ROOT / 'configs' / 'quickstart' / 'cpm-light_synth-hands-128.py'),
+        '--iters', '1', '--batch-size', '1', '--peak-tflops', '0.5',
+        '--cfg-options', f'train_dataloader.dataset.data_root={tiny_synth}'])
+    assert result['peak_tflops'] == 0.5
+    assert result['mfu'] == pytest.approx(result['gflops_per_s'] / 500, abs=1e-4)

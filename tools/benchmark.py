@@ -13,7 +13,9 @@
     python tools/benchmark.py standard [--out docs/benchmarks.md]
 
 Each mode prints one JSON object (``samples_per_s``; ``gflops_per_s`` for train/infer, counted
-with torch's FlopCounterMode, forward + backward for train). ``standard`` runs the set the README
+with torch's FlopCounterMode, forward + backward for train; on a GPU also ``mfu``, the model
+FLOP utilisation against the device's dense bf16 peak, tools/_gpu_peaks.py, or
+``--peak-tflops``). ``standard`` runs the set the README
 reports and writes it as a markdown table. Timings exclude a warm-up.
 
 Pipeline steps are addressed by type, not by position: ``--step-options
@@ -38,6 +40,7 @@ import tempfile
 import time
 
 import _mmpose_side as mmpose_side
+from _gpu_peaks import utilisation_fields
 from _metric_timing import time_pck_auc_epe
 from _common import add_cfg_options, user_errors_exit
 from _standard_benchmarks import run_standard
@@ -144,6 +147,9 @@ def _model_and_batch(cfg, batch_size: int, device: str, channels_last: bool):
     from poseforge.registry import MODELS
     dataset = _build_dataset(cfg, 'train')
     batch = pose_collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    if device.startswith('cuda'):  # as PoseRunner's loader does: pinned, asynchronous copies
+        torch.backends.cudnn.benchmark = True
+        batch['inputs'] = batch['inputs'].pin_memory()
     model = MODELS.build(cfg.model).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -355,6 +361,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar='KEY=VALUE',
                         help='change the codec wherever it is used (decoder, targets, crop '
                              'size), e.g. input_size=(368,368) heatmap_size=(46,46) sigma=1.0')
+    parser.add_argument('--peak-tflops', type=float, default=None,
+                        help="train/infer: the device's peak TFLOP/s for mfu (achieved / peak); "
+                             "on a GPU the table's dense bf16 peak of the device by default")
     args = parser.parse_args(argv)
     if args.mode in ('pipeline', 'train', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
@@ -395,6 +404,8 @@ def main(argv=None) -> dict | list:
             rounds = args.rounds or {'train': 1, 'infer': 3}.get(args.mode, 5)
             result = run_side_by_side(args.mode, ours, mmpose_job(args, cfg), python, rounds)
         result['config'] = args.config
+        if args.mode in ('train', 'infer'):  # model FLOP utilisation (tools/_gpu_peaks.py)
+            result.update(utilisation_fields(result, args.device, args.peak_tflops))
     print(json.dumps(result))
     return result
 
