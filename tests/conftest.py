@@ -92,3 +92,32 @@ def as_cli(opts: dict) -> list[str]:
 
 
 QUICKSTART_CONFIG = str(ROOT / 'configs' / 'quickstart' / 'cpm-light_synth-hands-128.py')
+
+
+TINY_TRAIN_CONFIG = '''# The quick-start config shrunk for tests (conftest.tiny_train_config).
+_base_ = [{base!r}]
+from poseforge.datasets.transforms.presets import topdown_pipelines
+
+codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(8, 8), sigma=1.0)
+model = dict(head=dict(decoder=codec))
+train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, rotate_factor=45.0,
+                                                  scale_factor=(0.75, 1.25))
+train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                        dataset=dict(data_root={root!r}, pipeline=train_pipeline, indices=8))
+val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                      dataset=dict(data_root={root!r}, pipeline=test_pipeline, indices=4))
+test_dataloader = val_dataloader
+train_cfg = dict(max_epochs=2, val_interval=1)
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+custom_hooks = []  # no curves.png: matplotlib would cost more than the training
+'''
+
+
+@pytest.fixture(scope='session')
+def tiny_train_config(tiny_synth, tmp_path_factory) -> Path:
+    """The quick-start model at 64x64 on ``tiny_synth``: 2 epochs of 2 iterations (8 samples,
+    batch 4, augmentation on), validation on 4 samples and a checkpoint every epoch, no
+    dataloader workers. A few CPU seconds per run."""
+    path = tmp_path_factory.mktemp('configs') / 'tiny_cpm.py'
+    path.write_text(TINY_TRAIN_CONFIG.format(base=QUICKSTART_CONFIG, root=str(tiny_synth)))
+    return path

@@ -11,9 +11,12 @@ import torch
 from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from poseforge.engine.checkpoint import (AtomicLocalBackend, UnsafeCheckpointError,
-                                         atomic_write_bytes, portable_message_hub_state,
-                                         safe_load)
+from poseforge.engine.checkpoint import (AtomicLocalBackend, CheckpointMismatchError,
+                                         CheckpointReadError, SafeCheckpointHook,
+                                         UnsafeCheckpointError, check_checkpoint_file,
+                                         load_weights, match_state_dict,
+                                         portable_message_hub_state, safe_load)
+from poseforge.utils.fileio import atomic_write_bytes
 
 
 class _Payload:
@@ -99,3 +102,170 @@ def test_atomic_write_keeps_previous_file_when_interrupted(tmp_path, monkeypatch
 
 def test_refusal_is_an_unpickling_error_subclass():
     assert issubclass(UnsafeCheckpointError, pickle.UnpicklingError)
+
+
+# --------------------------------------------------------------------------- strict loading
+NSRM_CONFIG = 'configs/nsrm/nsrm_lpm-g1and6_synth-hands-128.py'
+
+
+@pytest.fixture(scope='module')
+def other_model_checkpoint(tmp_path_factory) -> Path:
+    """A plain checkpoint of another model (NSRM) than the quick-start light CPM."""
+    from conftest import ROOT
+    from poseforge.apis import init_model
+    path = tmp_path_factory.mktemp('ckpt') / 'nsrm.pth'
+    torch.save({'state_dict': init_model(str(ROOT / NSRM_CONFIG)).state_dict(), 'meta': {}},
+               path)
+    return path
+
+
+def _light_cpm():
+    from conftest import QUICKSTART_CONFIG
+    from poseforge.apis import init_model
+    return init_model(QUICKSTART_CONFIG)
+
+
+def test_another_models_checkpoint_is_refused_with_counts_and_examples(other_model_checkpoint):
+    model = _light_cpm()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(CheckpointMismatchError) as info:
+        load_weights(model, other_model_checkpoint)
+    message = str(info.value)
+    assert '\n' not in message and 'nsrm.pth' in message
+    report = match_state_dict(model, safe_load(other_model_checkpoint)['state_dict'])
+    assert report.unexpected and report.mismatched  # NSRM: the CPM's layers and more
+    for keys, kind in ((report.missing, 'missing from the checkpoint'),
+                       (report.unexpected, 'not in the model'),
+                       ([k for k, *_ in report.mismatched], 'with another shape')):
+        if keys:
+            assert f'{len(keys)} {kind} (e.g. {keys[0]}' in message
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())  # untouched
+
+
+def test_init_model_refuses_another_models_checkpoint(other_model_checkpoint):
+    from conftest import QUICKSTART_CONFIG
+    from poseforge.apis import init_model
+    with pytest.raises(CheckpointMismatchError, match='nsrm.pth'):
+        init_model(QUICKSTART_CONFIG, str(other_model_checkpoint))
+
+
+def test_partial_load_copies_what_fits_and_reports_what_it_skipped(tmp_path):
+    model = _light_cpm()
+    state = {k: torch.full_like(v, 0.25) if v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
+    head = [k for k in state if v_is_float(state[k])][-1]
+    state[head] = torch.zeros(3, 3)                    # another shape
+    dropped = next(iter(state))
+    del state[dropped]                                 # missing
+    state['extra.weight'] = torch.ones(2)              # unexpected
+    path = tmp_path / 'partial.pth'
+    torch.save({'state_dict': {f'module.{k}': v for k, v in state.items()}}, path)
+    with pytest.raises(CheckpointMismatchError):
+        load_weights(model, path)
+    report = load_weights(model, path, strict=False)
+    assert report.missing == [dropped] and report.unexpected == ['extra.weight']
+    assert [k for k, *_ in report.mismatched] == [head]
+    loaded = model.state_dict()
+    assert all(torch.all(loaded[k] == 0.25) for k in report.loaded if v_is_float(loaded[k]))
+    assert not torch.all(loaded[head] == 0.25)         # skipped, not overwritten
+    summary = report.summary()
+    assert f'loaded {len(report.loaded)} of' in summary
+    assert dropped in summary and 'extra.weight' in summary and head in summary
+
+
+def v_is_float(tensor: torch.Tensor) -> bool:
+    return tensor.is_floating_point()
+
+
+# --------------------------------------------------------------------------- unreadable files
+@pytest.mark.parametrize('kind', ['empty', 'truncated', 'png'])
+def test_unreadable_checkpoint_files_say_what_they_are(tmp_path, kind):
+    path = tmp_path / 'ckpt.pth'
+    if kind == 'png':
+        import cv2
+        path.write_bytes(cv2.imencode('.png', np.zeros((4, 4), np.uint8))[1].tobytes())
+    else:
+        torch.save({'state_dict': {'w': torch.ones(100)}}, path)
+        data = path.read_bytes()
+        path.write_bytes(b'' if kind == 'empty' else data[:len(data) // 2])
+    expected = {'empty': 'empty (0 bytes)', 'truncated': 'truncated or corrupt',
+                'png': 'not a PyTorch checkpoint (a PNG image'}[kind]
+    for check in (check_checkpoint_file, safe_load):
+        with pytest.raises(CheckpointReadError) as info:
+            check(path)
+        assert expected in str(info.value) and 'ckpt.pth' in str(info.value)
+        assert 'weights_only' not in str(info.value)
+
+
+# --------------------------------------------------------------------------- the saving hook
+class _FakeRunner:
+    """What CheckpointHook uses of a Runner; ``save_checkpoint`` writes a small file."""
+
+    def __init__(self, work_dir: Path) -> None:
+        from types import SimpleNamespace
+        self.work_dir = str(work_dir)
+        self.epoch, self.iter = 0, 0
+        self.message_hub = MessageHub.get_instance(f'fake-runner-{work_dir}')
+        self.logger = SimpleNamespace(info=lambda *a, **k: None, warning=lambda *a, **k: None)
+        self.fail_on: str | None = None
+        self.cfg = {}
+
+    def save_checkpoint(self, out_dir, filename, *args, **kwargs) -> None:
+        if filename == self.fail_on:
+            raise KeyboardInterrupt  # killed while writing this file
+        atomic_write_bytes(filename.encode(), Path(out_dir) / filename)
+
+
+def _hook(work_dir: Path, **kwargs) -> tuple:
+    hook = SafeCheckpointHook(interval=1, save_best='PCK', rule='greater', **kwargs)
+    runner = _FakeRunner(work_dir)
+    hook.before_train(runner)
+    return hook, runner
+
+
+def _epoch(hook, runner, epoch: int, pck: float) -> None:
+    runner.epoch, runner.iter = epoch - 1, epoch
+    hook.after_train_epoch(runner)
+    runner.epoch = epoch
+    hook.after_val_epoch(runner, {'PCK': pck})
+
+
+def test_new_best_is_written_before_the_old_one_is_removed(tmp_path):
+    hook, runner = _hook(tmp_path, max_keep_ckpts=1)
+    _epoch(hook, runner, 1, 0.5)
+    _epoch(hook, runner, 2, 0.7)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ['best_PCK_epoch_2.pth', 'epoch_2.pth', 'last_checkpoint']
+    runner.fail_on = 'best_PCK_epoch_3.pth'
+    with pytest.raises(KeyboardInterrupt):  # killed while saving the new best
+        _epoch(hook, runner, 3, 0.9)
+    assert (tmp_path / 'best_PCK_epoch_2.pth').is_file()  # the old best is still there
+
+
+def test_oldest_checkpoint_is_removed_only_after_the_new_one_is_saved(tmp_path):
+    hook, runner = _hook(tmp_path, max_keep_ckpts=1)
+    _epoch(hook, runner, 1, 0.5)
+    runner.fail_on = 'epoch_2.pth'
+    with pytest.raises(KeyboardInterrupt):
+        hook.after_train_epoch(runner)
+    assert (tmp_path / 'epoch_1.pth').is_file()  # what last_checkpoint names survives
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_1.pth')
+
+
+def test_last_checkpoint_pointer_is_replaced_atomically(tmp_path, monkeypatch):
+    hook, runner = _hook(tmp_path)
+    _epoch(hook, runner, 1, 0.5)
+    import poseforge.utils.fileio as fileio
+    real = fileio.atomic_write_bytes
+
+    def dying(data, path, durable=True):
+        if Path(path).name == 'last_checkpoint':
+            raise KeyboardInterrupt  # killed while replacing the pointer
+        real(data, path, durable)
+
+    monkeypatch.setattr('poseforge.engine.checkpoint.atomic_write_bytes', dying)
+    runner.epoch, runner.iter = 1, 2
+    with pytest.raises(KeyboardInterrupt):
+        hook.after_train_epoch(runner)
+    assert (tmp_path / 'last_checkpoint').read_text() == str(tmp_path / 'epoch_1.pth')
+    assert (tmp_path / 'epoch_2.pth').is_file()

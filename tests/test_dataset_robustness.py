@@ -6,6 +6,7 @@ import shutil
 import pytest
 from mmengine.registry import init_default_scope
 
+from poseforge.datasets.base import ImageReadError
 from poseforge.datasets.synth_hand import SynthHandDataset
 from poseforge.datasets.transforms.presets import topdown_train_pipeline
 
@@ -41,5 +42,5 @@ def test_training_skips_and_counts_a_corrupt_image(corrupted):
 
 def test_evaluation_names_the_corrupt_image(corrupted):
     root, bad = corrupted
-    with pytest.raises(OSError, match=bad.split('/')[-1]):
+    with pytest.raises(ImageReadError, match=bad.split('/')[-1]):
         _dataset(root, test_mode=True)[0]

@@ -1,6 +1,7 @@
 """Engine pieces: bf16 autocast wrapper, curve history hook, CPU distributed set-up."""
 from __future__ import annotations
 
+import datetime
 import json
 from types import SimpleNamespace
 
@@ -52,9 +53,11 @@ def test_cpu_launch_uses_a_cpu_ddp_wrapper(monkeypatch):
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: False)
     monkeypatch.setattr(torch.distributed, 'init_process_group',
-                        lambda backend: calls.append(backend))
+                        lambda backend, timeout: calls.append((backend, timeout)))
     prepare_distributed(cfg, 'pytorch')
-    assert calls == ['gloo'] and cfg.model_wrapper_cfg.device_ids is None
+    # gloo, with the documented default timeout (no env_cfg in this config)
+    assert calls == [('gloo', datetime.timedelta(seconds=600))]
+    assert cfg.model_wrapper_cfg.device_ids is None
     assert cfg.model_wrapper_cfg.type == 'MMDistributedDataParallel'
 
 

@@ -118,7 +118,8 @@ def test_interrupted_run_resumes_to_the_same_bytes(sequences, tmp_path):
     assert not (out / 'annotations').exists()
     # A crash inside the next unit: a half-written temporary and a truncated image.
     (out / 'images' / 'train').mkdir(parents=True, exist_ok=True)
-    for name in ('000003_v0.jpg', '000004_v1.jpg.partial', '000005_v0.jpg'):
+    for name in ('000003_v0.jpg', '000004_v1.jpg.partial', '.000004_v0.jpg.a1b2c3d4.tmp',
+                 '000005_v0.jpg'):
         (out / 'images' / 'train' / name).write_bytes(b'\xff\xd8 truncated')
     summary = generate_dataset(out, workers=1, cfg=SEQ, **RUN)
     assert summary.resumed_units == 1

@@ -80,7 +80,7 @@ def test_skeletons_are_consistent():
         get_skeleton('hand22')
 
 
-def test_train_tool_flags_reach_the_config(tmp_path):
+def test_train_tool_flags_reach_the_config(tmp_path, capsys):
     import train as train_tool
     from conftest import QUICKSTART_CONFIG
     args = train_tool.parse_args([QUICKSTART_CONFIG, '--work-dir', str(tmp_path), '--amp',
@@ -88,10 +88,19 @@ def test_train_tool_flags_reach_the_config(tmp_path):
                                   'train_cfg.max_epochs=3'])
     cfg = train_tool.build_cfg(args)
     assert cfg.optim_wrapper.type == 'BF16AutocastOptimWrapper'
-    assert cfg.compile is True and cfg.resume is True and cfg.load_from is None
-    assert cfg.train_cfg.max_epochs == 3 and cfg.work_dir == str(tmp_path)
-    assert cfg.launcher == 'none'
+    assert cfg.compile is True and cfg.train_cfg.max_epochs == 3
+    assert cfg.work_dir == str(tmp_path) and cfg.launcher == 'none'
+    # --resume with an empty work dir: said plainly, and a fresh run.
+    assert cfg.resume is False and cfg.load_from is None
+    assert 'nothing to resume' in capsys.readouterr().err
+    # --resume with a last checkpoint: that file.
+    import torch
+    ckpt = tmp_path / 'epoch_2.pth'
+    torch.save({'state_dict': {}}, ckpt)
+    (tmp_path / 'last_checkpoint').write_text(str(ckpt))
+    cfg = train_tool.build_cfg(args)
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
     explicit = train_tool.build_cfg(train_tool.parse_args(
-        [QUICKSTART_CONFIG, '--resume', 'some/epoch_3.pth']))
-    assert explicit.resume is True and explicit.load_from == 'some/epoch_3.pth'
+        [QUICKSTART_CONFIG, '--resume', str(ckpt)]))
+    assert explicit.resume is True and explicit.load_from == str(ckpt)
     assert explicit.work_dir == 'work_dirs/cpm-light_synth-hands-128'

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -95,21 +99,81 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_ddp_training_with_gloo(tiny_synth, tmp_path):
-    work = tmp_path / 'ddp'
-    opts = tiny_cfg_options(tiny_synth, **{
-        'train_dataloader.dataset.indices': 16, 'train_cfg.max_epochs': 1,
-        'train_cfg.val_interval': 10})
-    proc = _ok(run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2',
-                        '--master_addr', '127.0.0.1', '--master_port', str(_free_port()),
-                        str(TOOLS / 'train.py'), QUICKSTART_CONFIG, '--launcher', 'pytorch',
-                        '--work-dir', str(work), *as_cli(opts), timeout=400))
+def _torchrun(*args: str, port: int) -> subprocess.CompletedProcess:
+    return run_tool('-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_addr',
+                    '127.0.0.1', '--master_port', str(port), str(TOOLS / 'train.py'), *args,
+                    '--launcher', 'pytorch', timeout=400)
+
+
+def test_two_process_ddp_training_with_gloo_resumes_bit_identically(tiny_train_config, tmp_path):
+    """Two gloo processes split the data; a run resumed after epoch 1 ends bit for bit where the
+    uninterrupted one ends; both processes exit cleanly (the process group is destroyed before
+    the interpreter exits, or gloo's threads abort it: "terminate called without an active
+    exception")."""
+    from test_exact_resume import assert_same_training_state
+    full, resumed = tmp_path / 'full', tmp_path / 'resumed'
+    opts = ['--cfg-options', 'train_dataloader.dataset.indices=16']
+    proc = _ok(_torchrun(str(tiny_train_config), '--work-dir', str(full), *opts,
+                         port=_free_port()))
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log and 'MMDistributedDataParallel' in log
-    ckpt = safe_load(_last_checkpoint(work))
+    assert 'terminate called' not in log
     # 16 samples, batch 4 per process: 2 iterations per epoch only if the two processes split
     # the data between them (one process alone would take 4).
-    assert ckpt['meta']['iter'] == 2
+    assert safe_load(full / 'epoch_1.pth')['meta']['iter'] == 2
+    resumed.mkdir()
+    shutil.copy(full / 'epoch_1.pth', resumed / 'epoch_1.pth')
+    # The resumed run's ranks are forked processes with torchrun's environment (no new
+    # interpreters to start): the same computation, one intra-op thread as above.
+    from forked_tool import finish_tool
+    ranks = _start_ranks([str(tiny_train_config), '--work-dir', str(resumed), '--resume',
+                          str(resumed / 'epoch_1.pth'), *opts, '--launcher', 'pytorch'])
+    results = [finish_tool(rank, timeout=400) for rank in ranks]
+    assert [r.returncode for r in results] == [0, 0], results[0].stderr[-3000:]
+    assert_same_training_state(safe_load(full / 'epoch_2.pth'), safe_load(resumed / 'epoch_2.pth'))
+
+
+def _start_ranks(argv: list[str], world: int = 2) -> list:
+    """``tools/train.py argv`` as ``world`` forked ranks with torchrun's environment."""
+    from forked_tool import start_tool
+    port = _free_port()
+    return [start_tool('train', argv, env=dict(
+        MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))) for rank in range(world)]
+
+
+def _read(handle) -> str:
+    return os.pread(handle.fileno(), 1 << 22, 0).decode(errors='replace')
+
+
+def test_a_stopped_rank_is_named_when_the_distributed_timeout_fires(tiny_train_config):
+    """Rank 1 is stopped (SIGSTOP) mid-training; rank 0 does not wait silently: after
+    env_cfg.dist_cfg.timeout it stops with one line naming rank 1. The ranks run as forked
+    processes with torchrun's environment."""
+    from forked_tool import finish_tool
+    work = Path(tiny_train_config).parent / f'hung_{_free_port()}'
+    ranks = _start_ranks([str(tiny_train_config), '--launcher', 'pytorch', '--work-dir',
+                          str(work), '--cfg-options', 'train_dataloader.dataset.indices=16',
+                          'train_cfg.max_epochs=100', 'train_cfg.val_interval=100',
+                          'env_cfg.dist_cfg.timeout=4'])
+    try:
+        deadline = time.time() + 240
+        while not re.search(r'Epoch\(train\)\s+\[1\]\[1/2\]', _read(ranks[0][1])):
+            assert time.time() < deadline and os.waitpid(ranks[0][0], os.WNOHANG)[0] == 0, \
+                _read(ranks[0][2])[-3000:]
+            time.sleep(0.2)
+        os.kill(ranks[1][0], signal.SIGSTOP)
+        stopped = time.time()
+        rank0 = finish_tool(ranks[0], timeout=120)
+        waited = time.time() - stopped
+    finally:
+        os.kill(ranks[1][0], signal.SIGKILL)
+        finish_tool(ranks[1], timeout=30)
+    assert rank0.returncode == 1, rank0.stderr[-3000:]
+    lines = rank0.error_lines
+    assert len(lines) == 1 and 'rank 1 did not answer' in lines[0], rank0.stderr[-3000:]
+    assert 'env_cfg.dist_cfg.timeout = 4 s' in lines[0]
+    assert waited < 60  # the 4 s timeout and the monitored barrier, not 30 minutes
 
 
 def test_compiled_bf16_training_runs_and_saves_a_loadable_checkpoint(tiny_synth, tmp_path):

@@ -7,6 +7,10 @@
 
 Prints a metric table, writes every metric to ``--out`` (default: <work dir>/metrics.json), and
 with ``--vis N`` draws N predictions (ground truth in white) into <work dir>/predictions.png.
+
+The checkpoint must fit the config's model exactly (a checkpoint of another model is refused
+with the keys that differ); an unreadable checkpoint or image, or an empty test set, stops with
+one line naming it (exit status 2).
 """
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ import os.path as osp
 
 from _common import add_cfg_options, default_work_dir, user_errors_exit
 
-from poseforge.engine.checkpoint import atomic_write_bytes
-from poseforge.engine.distributed import prepare_distributed
+from poseforge.utils.fileio import atomic_write_bytes
+from poseforge.engine.checkpoint import check_checkpoint_file
+from poseforge.engine.distributed import prepare_distributed, shutdown_distributed
 from poseforge.engine.runner import PoseRunner
 from poseforge.utils.config import load_config
 
@@ -42,9 +47,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace):
     cfg = load_config(args.config, args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f"Checkpoint not found: '{args.checkpoint}'")
-    cfg.load_from, cfg.resume = args.checkpoint, False
+    check_checkpoint_file(args.checkpoint)
+    # Evaluation loads every weight or nothing (a config's load_strict=False is for training).
+    cfg.load_from, cfg.resume, cfg.load_strict = args.checkpoint, False, True
     dump = args.dump or (osp.join(cfg.work_dir, 'predictions.json') if args.vis else None)
     if dump:
         evaluators = cfg.test_evaluator
@@ -84,10 +89,13 @@ def draw_predictions(dump_file: str, metainfo: dict, num: int, out_png: str) -> 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    with user_errors_exit('eval.py'):
-        cfg, dump = build_cfg(args)
-        runner = PoseRunner.from_cfg(cfg)
-        metrics = runner.test()
+    try:
+        with user_errors_exit('eval.py'):
+            cfg, dump = build_cfg(args)
+            runner = PoseRunner.from_cfg(cfg)
+            metrics = runner.test()
+    finally:
+        shutdown_distributed()
     if runner.rank != 0:
         return metrics
     metrics = {k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()}

@@ -9,7 +9,9 @@ writes, per view, RGB, depth (16-bit PNG, mm) and hand mask, and ``annotations/{
 layout (``--format mhp``), plus ``gallery.png``. ``--num`` counts sequences (of
 ``--sequence-length`` frames, 1 by default). The result depends only on the seed, the settings
 and the targets, never on ``--workers``; an interrupted run continues where it stopped when run
-again with the same arguments. ``--benchmark`` renders ``--num`` sequences in memory on one
+again with the same arguments. A worker process that dies (killed for memory) is noticed at
+once and its units run again; after three deaths the run stops with one line (exit status 2),
+keeping the finished units. ``--benchmark`` renders ``--num`` sequences in memory on one
 process (nothing written) and prints rendered views/s per core.
 """
 from __future__ import annotations
@@ -99,7 +101,12 @@ def main(argv: list[str] | None = None) -> int:
                                    test_fraction=args.test_fraction, cfg=cfg, progress=True,
                                    source_args=args.source_args)
     except (GenerationError, PoseSourceError) as err:
-        print(f'error: {err}', file=sys.stderr)
+        print(f'generate_dataset.py: error: {err}', file=sys.stderr)
+        return 2
+    except OSError as err:  # an --out that cannot be written, a full disk: finished units stay
+        where = f" '{err.filename}'" if err.filename else ''
+        print(f'generate_dataset.py: error: cannot write{where}: {err.strerror or err}; the '
+              'finished units are kept, run the same command again to resume', file=sys.stderr)
         return 2
     counts = ', '.join(f'{split} {n}' for split, n in summary.num_images.items())
     print(f'wrote {sum(summary.num_images.values())} images ({counts}) to '

@@ -1,12 +1,15 @@
 """``init_model`` / ``inference_topdown``: poseforge from Python, without a Runner.
 
 Mirrors mmpose's functions of the same names so that user code ports over: the model is built
-from the config's ``model`` dict, weights come from a local checkpoint (``weights_only=True``),
-and the config's test pipeline prepares each box exactly as evaluation does.
+from the config's ``model`` dict, weights come from a local checkpoint (``weights_only=True``,
+strictly: a checkpoint of another model is refused, see
+:func:`~poseforge.engine.checkpoint.load_weights`), and the config's test pipeline prepares
+each box exactly as evaluation does.
 """
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -16,7 +19,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from poseforge.datasets.collate import pose_collate
-from poseforge.engine.checkpoint import safe_load
+from poseforge.engine.checkpoint import load_weights, safe_load
 from poseforge.registry import DATASETS, MODELS
 from poseforge.skeletons import get_skeleton
 from poseforge.utils.config import load_config
@@ -33,22 +36,28 @@ def _dataset_meta(cfg: Config, checkpoint: dict | None) -> dict:
 
 
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
-               device: str = 'cpu', cfg_options: dict | None = None) -> torch.nn.Module:
+               device: str = 'cpu', cfg_options: dict | None = None,
+               strict: bool = True) -> torch.nn.Module:
     """Build the config's model, load ``checkpoint`` (a local path) and set eval mode.
 
     The returned model carries ``model.cfg`` and ``model.dataset_meta`` for
-    :func:`inference_topdown`.
+    :func:`inference_topdown`, and ``model.load_report`` (what was loaded).
+
+    Raises:
+        CheckpointMismatchError: the checkpoint's weights do not fit the config's model (unless
+            ``strict=False``, which loads those that fit and warns about the rest).
+        CheckpointReadError, UnsafeCheckpointError, FileNotFoundError: an unusable file.
     """
     cfg = config if isinstance(config, Config) else load_config(os.fspath(config), cfg_options)
     init_default_scope(cfg.get('default_scope', 'poseforge'))
     model = MODELS.build(cfg.model)
-    ckpt = None
+    ckpt, model.load_report = None, None
     if checkpoint is not None:
         ckpt = safe_load(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt)
-        state = {k[len('module.'):] if k.startswith('module.') else k: v
-                 for k, v in state.items()}
-        model.load_state_dict(state, strict=True)
+        report = load_weights(model, ckpt, strict=strict, source=os.fspath(checkpoint))
+        if not report.exact:
+            warnings.warn(f'init_model: partial load: {report.summary()}', stacklevel=2)
+        model.load_report = report
     model.cfg = cfg
     model.dataset_meta = _dataset_meta(cfg, ckpt)
     return model.to(device).eval()

@@ -29,24 +29,94 @@ mask_path          str              optional: the view's hand mask
 needs nothing else.
 
 Robustness: a missing ``data_root`` or annotation file fails at construction with the path and
-the dataset named. During training a sample whose image cannot be read is skipped (mmengine then
-draws another index) and counted in :attr:`skipped`, with a warning naming the file; in test mode
-it raises, because an evaluation that silently drops samples would report a wrong number.
+the dataset named, and so does an annotation file with no instance in it (nothing could train
+or evaluate on it). During training a sample whose image cannot be read is skipped (another
+index is drawn) and counted in :attr:`skipped`, with a warning naming the file; when the first
+:data:`UNREADABLE_LIMIT` images tried in a process all fail, the image folder is wrong and a
+:class:`DatasetError` names it (instead of mmengine's thousand warnings and a traceback). In
+test mode an unreadable image raises :class:`ImageReadError` naming the file, because an
+evaluation that silently drops samples would report a wrong number.
+
+Reproducibility: once :meth:`BaseKeypointDataset.set_sample_seed` has been called (the training
+runner does it every epoch), the pipeline of sample ``i`` in epoch ``e`` runs with the global
+RNGs seeded from ``(seed, e, i)``: its augmentation is the same whatever worker loads it, and
+after a resume (:mod:`poseforge.engine.reproducibility`).
 """
 from __future__ import annotations
 
+import multiprocessing
 import os.path as osp
+from multiprocessing import sharedctypes
 from typing import Any
 
 import numpy as np
+import torch.utils.data
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from poseforge.skeletons import get_skeleton
+from poseforge.utils.seeding import seeded
+
+#: Images that may fail in a row, with none read yet, before the image folder is called wrong.
+UNREADABLE_LIMIT = 10
+#: Entropy word that keeps per-sample seeds apart from the per-epoch and per-worker ones.
+_SAMPLE_STREAM = 0x53414D50
 
 
 class DatasetError(ValueError):
     """A dataset file is missing, malformed or laid out unexpectedly."""
+
+
+class ImageReadError(DatasetError):
+    """An image of the dataset cannot be read (missing, empty, truncated or corrupt)."""
+
+
+class SampleSeed:
+    """``(seed, epoch)`` for per-sample seeding, in shared memory: the training process sets it
+    before each epoch and dataloader workers (persistent ones included, forked or spawned)
+    read the current value.
+
+    Copies (``copy.deepcopy``, pickling outside a process start) get their own memory with the
+    same value.
+    """
+
+    def __init__(self, seed: int | None = None, epoch: int = 0) -> None:
+        self._shared = sharedctypes.RawArray('q', 3)  # set?, seed, epoch
+        if seed is not None:
+            self.set(seed, epoch)
+
+    def set(self, seed: int, epoch: int) -> None:
+        self._shared[1], self._shared[2], self._shared[0] = int(seed) & 0xFFFFFFFF, epoch, 1
+
+    @property
+    def epoch(self) -> int:
+        return int(self._shared[2])
+
+    def entropy(self, idx: int) -> list[int] | None:
+        """The sample's seed words, or ``None`` when no seed has been set."""
+        if not self._shared[0]:
+            return None
+        return [_SAMPLE_STREAM, int(self._shared[1]), int(self._shared[2]), int(idx)]
+
+    def __reduce__(self):
+        if multiprocessing.context.get_spawning_popen() is not None:  # starting a worker
+            return _shared_seed, (self._shared,)
+        return _copied_seed, (tuple(self._shared),)
+
+    def __deepcopy__(self, memo: dict) -> 'SampleSeed':
+        return _copied_seed(tuple(self._shared))
+
+
+def _shared_seed(shared) -> SampleSeed:
+    seed = SampleSeed.__new__(SampleSeed)
+    seed._shared = shared
+    return seed
+
+
+def _copied_seed(values: tuple) -> SampleSeed:
+    seed = SampleSeed()
+    seed._shared[:] = list(values)
+    return seed
 
 
 class BaseKeypointDataset(BaseDataset):
@@ -60,8 +130,21 @@ class BaseKeypointDataset(BaseDataset):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.skipped: int = 0
+        self._read: int = 0
+        self._replacement: int | None = None
+        self._sample_seed = SampleSeed()
         kwargs.setdefault('metainfo', None)
         super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ seeding
+    def set_sample_seed(self, seed: int, epoch: int) -> None:
+        """Seed every sample's pipeline from ``(seed, epoch, index)`` from now on."""
+        self._sample_seed.set(seed, epoch)
+
+    @property
+    def epoch(self) -> int:
+        """The epoch of :meth:`set_sample_seed` (0 before it is called)."""
+        return self._sample_seed.epoch
 
     @classmethod
     def _load_metainfo(cls, metainfo: dict | None = None) -> dict:
@@ -92,6 +175,18 @@ class BaseKeypointDataset(BaseDataset):
             self.require_file(self.ann_file)
         super().full_init()
 
+    def filter_data(self) -> list[dict]:
+        """mmengine's filtering, then a refusal of an empty dataset (before mmengine's
+        serialisation fails on it with a bare numpy error)."""
+        data_list = super().filter_data()
+        if not data_list:
+            source = f"'{self.ann_file}'" if self.ann_file else 'its annotations'
+            dropped = getattr(self, 'drop_reason', None)
+            why = f'0 annotations, or all dropped ({dropped()})' if dropped else '0 annotations'
+            raise DatasetError(f'{type(self).__name__}: no instance to train or evaluate on in '
+                               f'{source} ({why}); check ann_file and the split')
+        return data_list
+
     # ------------------------------------------------------------------ access
     def get_data_info(self, idx: int) -> dict:
         info = super().get_data_info(idx)
@@ -102,18 +197,40 @@ class BaseKeypointDataset(BaseDataset):
         return info
 
     def prepare_data(self, idx: int) -> Any:
-        """Run the pipeline on instance ``idx``; skip (train) or raise (test) on a bad sample."""
+        """Run the pipeline on instance ``idx`` (seeded per sample once a seed is set); skip
+        (train) or raise (test) on an unreadable image."""
         info = self.get_data_info(idx)
-        try:
-            return self.pipeline(info)
-        except (OSError, ValueError) as err:
-            if self.test_mode:
-                raise
-            self.skipped += 1
-            print_log(f"{type(self).__name__}: skipped sample {idx} "
-                      f"('{info.get('img_path')}'): {err} [{self.skipped} skipped so far]",
-                      logger='current', level=30)
-            return None
+        in_worker = torch.utils.data.get_worker_info() is not None
+        with seeded(self._sample_seed.entropy(idx), restore=not in_worker):
+            try:
+                data = self.pipeline(info)
+            except (OSError, ValueError) as err:
+                if self.test_mode:
+                    if isinstance(err, OSError):
+                        raise ImageReadError(f'{type(self).__name__}: {err}') from err
+                    raise
+                self._skip(idx, info, err)
+                # Drawn under this sample's seed: a resumed run draws the same replacement.
+                self._replacement = int(np.random.randint(0, len(self)))
+                return None
+        self._read += 1
+        return data
+
+    def _skip(self, idx: int, info: dict, err: Exception) -> None:
+        self.skipped += 1
+        path = info.get('img_path')
+        if self._read == 0 and self.skipped >= UNREADABLE_LIMIT:
+            folder = self.data_prefix.get('img') or osp.dirname(str(path))
+            raise DatasetError(
+                f'{type(self).__name__}: none of the {self.skipped} images tried could be read '
+                f"(e.g. '{path}': {err}); images are looked for in '{folder or '.'}' "
+                '(data_root + data_prefix.img): check both')
+        print_log(f"{type(self).__name__}: skipped sample {idx} ('{path}'): {err} "
+                  f'[{self.skipped} skipped so far]', logger='current', level=30)
+
+    def _rand_another(self) -> int:
+        replacement, self._replacement = self._replacement, None
+        return super()._rand_another() if replacement is None else replacement
 
 
 def instance(img_path: str, img_id: int, inst_id: int, bbox_xyxy, keypoints,

@@ -7,7 +7,7 @@ import os.path as osp
 from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
-from poseforge.engine.checkpoint import atomic_write_bytes
+from poseforge.utils.fileio import atomic_write_bytes
 from poseforge.registry import HOOKS
 from poseforge.visualization.plots import plot_curves
 

@@ -25,15 +25,14 @@ sequence), ``depth_file`` / ``mask_file`` and, for distorting rigs, ``dist`` (Op
 ``k1, k2, p1, p2, k3``; then ``keypoints == cv2.projectPoints(keypoints_3d, 0, 0, K, dist)``);
 per annotation ``keypoints_3d_world`` (63 numbers, the world frame of the sequence).
 
-Every file is written atomically (a ``.partial`` temporary, then a rename), so an interrupted run
-never leaves a truncated image under its final name; ``shards/<unit>.json`` records one finished
-sequence (its json records) and is written last, which is what makes a run resumable
-(:mod:`poseforge.generation.synth_hands`).
+Every file is written atomically (:mod:`poseforge.utils.fileio`: a hidden temporary, then a
+rename), so an interrupted run never leaves a truncated image under its final name;
+``shards/<unit>.json`` records one finished sequence (its json records) and is written last,
+which is what makes a run resumable (:mod:`poseforge.generation.synth_hands`).
 """
 from __future__ import annotations
 
 import json
-import os
 import os.path as osp
 from typing import Any, Sequence
 
@@ -41,6 +40,7 @@ import cv2
 import numpy as np
 
 from poseforge.skeletons import HAND21
+from poseforge.utils.fileio import atomic_write_bytes, remove_stale_temporaries
 
 CATEGORY_ID = 1
 VISIBLE, OCCLUDED, OUTSIDE = 2, 1, 0
@@ -92,16 +92,14 @@ def write_coco(path: str, images: list[dict], annotations: list[dict], info: dic
     return path
 
 
-PARTIAL = '.partial'
+#: Temporaries of the first generator versions (``<name>.partial``); still cleared on resume.
+LEGACY_PARTIAL = '.partial'
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, rename)."""
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp = path + PARTIAL
-    with open(tmp, 'wb') as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically (:func:`poseforge.utils.fileio.atomic_write_bytes`;
+    not fsync-ed: the files are re-created by re-running, see the module docstring)."""
+    atomic_write_bytes(data, path, durable=False)
 
 
 def write_text(path: str, text: str) -> None:
@@ -113,14 +111,8 @@ def write_json(path: str, data: Any) -> None:
 
 
 def remove_partials(root: str) -> int:
-    """Delete leftover temporaries of an interrupted run; how many there were."""
-    count = 0
-    for folder, _, names in os.walk(root):
-        for name in names:
-            if name.endswith(PARTIAL):
-                os.remove(osp.join(folder, name))
-                count += 1
-    return count
+    """Delete the temporaries an interrupted run left anywhere under ``root``; how many."""
+    return len(remove_stale_temporaries(root, recursive=True, extra_suffixes=(LEGACY_PARTIAL,)))
 
 
 def save_rgb(path: str, rgb: np.ndarray, jpeg_quality: int = 95) -> None:

@@ -3,6 +3,8 @@
 mmengine resolves a config's ``type=`` names lazily, deep inside the Runner, after data may
 already have been loaded; a typo then surfaces as a bare ``KeyError``. :func:`check_types` walks
 the whole config up front and names the offending key path and the closest known names.
+:func:`check_keys` does the same for keys: unknown top-level keys and arguments that the built
+classes do not take (:mod:`poseforge.utils.config_keys`), one line per problem.
 """
 from __future__ import annotations
 
@@ -29,11 +31,25 @@ def load_config(path: str, cfg_options: dict | None = None) -> Config:
         cfg = Config.fromfile(path)
     except Exception as err:  # syntax errors, missing _base_ files, ...
         raise ConfigError(f"Cannot read config '{path}': {err}") from err
+    defined = set(cfg.keys())
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     cfg.setdefault('default_scope', pf_registry.SCOPE)
-    check_types(cfg.to_dict(), source=path)
+    plain = cfg.to_dict()
+    check_types(plain, source=path)
+    check_keys(plain, source=path, added_by_options=set(plain) - defined - {'default_scope'})
     return cfg
+
+
+def check_keys(cfg: dict, source: str = 'config', added_by_options: set[str] = frozenset()
+               ) -> None:
+    """Raise :class:`ConfigError` listing every unknown key, one line each (see
+    :func:`poseforge.utils.config_keys.key_problems`)."""
+    from poseforge.utils.config_keys import key_problems
+    known_type_names()  # imports every registry's modules
+    problems = key_problems(cfg, source, _all_registries(), added_by_options)
+    if problems:
+        raise ConfigError('\n'.join(problems))
 
 
 def _all_registries() -> list[Registry]:

@@ -1,12 +1,15 @@
 """Training-curve plots (loss per iteration, validation metrics per evaluation)."""
 from __future__ import annotations
 
+import io
 import os
 
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+
+from poseforge.utils.fileio import atomic_write_bytes  # noqa: E402
 
 
 def split_fraction_metrics(val: dict) -> tuple[dict, dict]:
@@ -56,6 +59,8 @@ def plot_curves(history: dict, path: str | os.PathLike, title: str = '') -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()  # written atomically: a run killed mid-write keeps the previous plot
+    fig.savefig(buffer, dpi=110, format=os.path.splitext(os.fspath(path))[1][1:] or 'png')
     plt.close(fig)
+    atomic_write_bytes(buffer.getvalue(), path)
     return os.fspath(path)

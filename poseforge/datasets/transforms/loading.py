@@ -61,6 +61,9 @@ def decode_image(data: np.ndarray, path: str, reduce: int = 1) -> np.ndarray:
     """
     if reduce not in _REDUCE_BITS:
         raise ValueError(f'reduce must be one of {REDUCE_FACTORS}, got {reduce}')
+    if not jpeg_is_complete(data):
+        raise OSError(f"cannot decode image '{path}': the JPEG data ends before its end "
+                      f'marker ({data.size} bytes; the file is truncated)')
     colour = _RGB_FLAG if _RGB_FLAG is not None else cv2.IMREAD_COLOR
     try:
         img = cv2.imdecode(data, colour | _REDUCE_BITS[reduce])
@@ -123,6 +126,34 @@ def jpeg_header(data: np.ndarray | bytes) -> tuple[int, int, int] | None:
             return None
         i += 2 + length
     return None
+
+
+def jpeg_is_complete(data: np.ndarray) -> bool:
+    """``False`` for a JPEG cut short: no end-of-image marker after its first scan.
+
+    OpenCV before 5 decodes such a file with a warning, the missing part grey; the check makes
+    every version refuse it. ``True`` for anything that is not a JPEG. Entropy-coded data
+    never holds ``FF D9`` (``FF`` is followed by ``00`` or a restart marker), so an ``FF D9``
+    after the start of scan is the real end, even with bytes appended after it.
+    """
+    if data.size < 4 or data[0] != 0xFF or data[1] != 0xD8:
+        return True
+    if data[-2] == 0xFF and data[-1] == 0xD9:
+        return True
+    buf = data.tobytes()
+    i, n = 2, len(buf)
+    while i + 4 <= n and buf[i] == 0xFF:  # walk the header segments to the first scan
+        marker = buf[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker in _STANDALONE_MARKERS:
+            i += 2
+            continue
+        if marker == 0xDA:
+            return buf.find(b'\xff\xd9', i) >= 0
+        i += 2 + int.from_bytes(buf[i + 2:i + 4], 'big')
+    return False
 
 
 @dataclass(frozen=True)

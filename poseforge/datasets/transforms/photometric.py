@@ -5,15 +5,16 @@ image before the crop. Here only *photometric* (``ImageOnlyTransform``) classes 
 a geometric one would move pixels without moving the keypoints. Applied after
 ``TopdownAffine`` it touches 256x256 pixels instead of the whole photo.
 
-Seeding: albumentations 2.x draws from its own generators, not ``np.random``, and seeds all of a
-``Compose``'s transforms with the same value. This wrapper reseeds every transform with its own
-seed drawn from ``np.random`` the first time it runs in a process (so mmengine's per-run and
-per-worker seeding applies, and forked dataloader workers do not repeat each other).
+Seeding: albumentations 2.x draws from its own generators, not ``np.random``. This wrapper
+hands the whole ``Compose`` one fresh generator pair seeded from ``np.random`` on every call, so
+that a sample's photometric change follows ``np.random`` like every other poseforge transform:
+per-sample seeding (:mod:`poseforge.engine.reproducibility`) then fixes it, whatever the worker,
+and forked dataloader workers never repeat each other.
 """
 from __future__ import annotations
 
 import difflib
-import os
+import random
 from typing import Any, Sequence
 
 import albumentations as A
@@ -118,14 +119,6 @@ def _check_photometric(transform: Any) -> None:
                          '(not an albumentations ImageOnlyTransform)')
 
 
-def _reseed(transform: Any, rng: np.random.RandomState | Any) -> None:
-    """Give ``transform`` and each nested transform its own seed from ``rng``."""
-    transform.set_random_seed(int(rng.randint(0, 2**31 - 1)))
-    if isinstance(transform, BaseCompose):  # ColorJitter's own ``transforms`` are functions
-        for child in transform.transforms:
-            _reseed(child, rng)
-
-
 @TRANSFORMS.register_module()
 class PhotometricAug(BaseTransform):
     """Apply albumentations photometric transforms to ``img`` (the crop); keypoints untouched.
@@ -143,15 +136,13 @@ class PhotometricAug(BaseTransform):
         cfgs = [dict(c) if isinstance(c, dict) else c for c in transforms]
         self.transforms = cfgs
         self.compose = A.Compose([build_photometric(c) for c in cfgs], strict=False)
-        self._seeded_pid: int | None = None
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(transforms={self.transforms!r})'
 
     def transform(self, results: dict) -> dict:
-        if self._seeded_pid != os.getpid():
-            _reseed(self.compose, np.random)
-            self._seeded_pid = os.getpid()
+        seed = int(np.random.randint(0, 2**31 - 1))
+        self.compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
         img = get_image(results)
         if img.dtype != np.uint8:  # albumentations reads float images as 0..1
             raise TypeError(f'PhotometricAug expects a uint8 image, got {img.dtype} '

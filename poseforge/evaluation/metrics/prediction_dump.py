@@ -8,7 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from poseforge.engine.checkpoint import atomic_write_bytes
+from poseforge.utils.fileio import atomic_write_bytes
 from poseforge.registry import METRICS
 
 _KEYS = ('img_path', 'img_id', 'id', 'bbox', 'bbox_score', 'pred_keypoints', 'pred_scores',
