@@ -3,7 +3,8 @@ a full decode + flip + warp, wherever the box lies, for every chroma layout; JPE
 refuses (CMYK, truncated, rotating EXIF orientation) fall back to OpenCV with the same result."""
 from __future__ import annotations
 
-import io
+import struct
+import threading
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from poseforge.datasets.transforms import LoadImage, RandomFlip, TopdownAffine
 from poseforge.datasets.transforms import affine as affine_module
 from poseforge.datasets.transforms import jpeg_region
-from tests.test_transforms import _jpeg_with_orientation
+from tests import reference_datapath as ref
 
 INPUT = (96, 96)
 SHAPE = (333, 517)  # odd sizes: the last iMCU row/column is partial
@@ -50,6 +51,15 @@ def write_jpeg(path, img: np.ndarray, sampling: str = '420') -> str:
     cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92,
                                  cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLINGS[sampling]])
     return str(path)
+
+
+def _jpeg_with_orientation(bgr: np.ndarray, orientation: int, quality: int = 92) -> bytes:
+    """JPEG bytes of ``bgr`` (stored as given) with an EXIF APP1 holding ``orientation``."""
+    data = cv2.imencode('.jpg', bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+    tiff = (b'MM\x00\x2a' + struct.pack('>IH', 8, 1)
+            + struct.pack('>HHIHH', 0x0112, 3, 1, orientation, 0) + struct.pack('>I', 0))
+    app1 = b'Exif\x00\x00' + tiff
+    return data[:2] + b'\xff\xe1' + struct.pack('>H', len(app1) + 2) + app1 + data[2:]
 
 
 def crop_of(path: str, box, flip: bool, reduce: str, max_reduce: int = 8) -> np.ndarray:
@@ -137,25 +147,41 @@ def test_cmyk_jpeg_falls_back_to_opencv(tmp_path, decodes):
                          crop_of(path, box, True, 'never'))
 
 
-def test_rotating_exif_orientation_crops_the_displayed_image(tmp_path):
-    """Orientation 6 (rotate 90 degrees clockwise): the crop is of the image as displayed."""
-    path = tmp_path / 'rotated.jpg'
-    path.write_bytes(_jpeg_with_orientation(textured_image()[..., ::-1], 6))
+@needs_turbojpeg
+@pytest.mark.parametrize('orientation', range(1, 9))
+def test_exif_orientation_is_folded_into_the_warp(tmp_path, decodes, orientation):
+    """Every EXIF orientation: the region decoder reads the stored pixels and the crop is of
+    the image as displayed (as OpenCV decodes it, orientation applied)."""
+    path = tmp_path / 'oriented.jpg'
+    path.write_bytes(_jpeg_with_orientation(textured_image()[..., ::-1], orientation))
     shown = cv2.imread(str(path))
-    assert shown.shape[:2] == SHAPE[::-1]
-    for box in BOXES.values():
+    assert shown.shape[:2] == (SHAPE[::-1] if orientation >= 5 else SHAPE)
+    for name, box in BOXES.items():
+        decodes.clear()
         ours = crop_of(str(path), box, True, 'auto', max_reduce=1)
+        assert decodes and decodes[0] is not None, name
         assert_same_crop(ours, crop_of(str(path), box, True, 'never'))
 
 
 @needs_turbojpeg
 def test_truncated_or_corrupt_jpeg_is_refused_by_the_region_decoder():
     data = np.frombuffer(cv2.imencode('.jpg', textured_image())[1].tobytes(), np.uint8)
-    assert jpeg_region.decode_region(data, (0, 0, 10, 10)) is not None
+    big = cv2.resize(textured_image(seed=1), None, fx=3.1, fy=3.1)
+    other = np.frombuffer(cv2.imencode('.jpg', big)[1].tobytes(), np.uint8)
+    fresh = {}  # decoded by another thread: its own, never failed, TurboJPEG handle
+    worker = threading.Thread(target=lambda: fresh.update(
+        out=jpeg_region.decode_region(other, (700, 500, 950, 700), 4)))
+    worker.start()
+    worker.join()
+    assert jpeg_region.decode_region(data, (100, 150, 300, 250), 2) is not None
     assert jpeg_region.decode_region(data[:-200], (0, 0, 10, 10)) is None  # no end marker
     garbage = data.copy()
     garbage[600:2000] = 7  # scan data replaced: libjpeg warns, the decoder does not guess
     assert jpeg_region.decode_region(garbage, None) is None
+    # libjpeg-turbo's handle is not reusable after an error: the next image still decodes
+    after = jpeg_region.decode_region(other, (700, 500, 950, 700), 4)
+    assert after is not None
+    np.testing.assert_array_equal(after.pixels, fresh['out'].pixels)
     with pytest.raises(ValueError, match='factor'):
         jpeg_region.decode_region(data, None, 3)
 
@@ -195,3 +221,40 @@ def test_decoded_images_warp_as_rgbx_with_the_same_values():
         expected = cv2.warpAffine(img, matrix, INPUT, flags=cv2.INTER_LINEAR, borderValue=0)
         assert out.shape == expected.shape and out.dtype == img.dtype
         assert np.abs(out.astype(float) - expected.astype(float)).max() <= 1
+
+
+@pytest.mark.parametrize('orientation', [3, 6, 7])
+def test_exif_oriented_jpeg_without_the_region_decoder(tmp_path, monkeypatch, orientation):
+    """OpenCV's fallback decodes oriented JPEGs at full size: the same crops."""
+    path = tmp_path / 'oriented.jpg'
+    path.write_bytes(_jpeg_with_orientation(textured_image()[..., ::-1], orientation))
+    monkeypatch.setattr(jpeg_region, '_LIB', None)
+    monkeypatch.setattr(jpeg_region, '_LIB_SEARCHED', True)
+    for box in BOXES.values():
+        assert_same_crop(crop_of(str(path), box, False, 'auto'),
+                         crop_of(str(path), box, False, 'never'))
+
+
+@needs_turbojpeg
+@pytest.mark.parametrize('orientation', [3, 6, 7])
+def test_scaled_region_of_an_oriented_jpeg_keeps_geometry(tmp_path, decodes, orientation):
+    """A small box in a big rotated photo, decoded at 1/4 from the stored pixels: the blobs
+    drawn at the (displayed) keypoints land on the transformed keypoints."""
+    dots = np.array([[803.4, 1002.8], [830.2, 1040.6], [851.7, 980.1]], np.float32)
+    shown = ref.blob_image((1601, 1203), dots, sigma=6.0)  # as displayed, odd sizes
+    stored = {3: cv2.rotate(shown, cv2.ROTATE_180),
+              6: cv2.rotate(shown, cv2.ROTATE_90_COUNTERCLOCKWISE),
+              7: cv2.rotate(cv2.transpose(shown), cv2.ROTATE_180)}[orientation]
+    data = _jpeg_with_orientation(stored, orientation, quality=100)
+    path = tmp_path / 'big.jpg'
+    path.write_bytes(data)
+    assert np.abs(cv2.imread(str(path)).astype(int) - shown).max() <= 8  # the convention
+    results = LoadImage(reduce='auto')(dict(img_path=str(path), keypoints=dots,
+                                            flip_indices=[0, 2, 1]))
+    results.update(bbox_center=np.array([830, 1010], np.float32),
+                   bbox_scale=np.array([96 * 4.4] * 2, np.float32), bbox_rotation=25.0)
+    RandomFlip(prob=1.0)(results)
+    out = TopdownAffine(INPUT)(results)
+    assert decodes[0] is not None and decodes[0].factor == 4
+    for x, y in out['transformed_keypoints']:
+        np.testing.assert_allclose(ref.blob_centroid(out['img'], (x, y), 6), [x, y], atol=0.15)

@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 
 from poseforge.datasets.transforms.base import BaseTransform
-from poseforge.datasets.transforms.jpeg_region import decode_region, needed_box
+from poseforge.datasets.transforms.jpeg_region import (decode_region, needed_box,
+                                                       orientation_matrix)
 from poseforge.datasets.transforms.loading import REDUCE_FACTORS, EncodedImage
 from poseforge.registry import TRANSFORMS
 
@@ -189,8 +190,8 @@ class TopdownAffine(BaseTransform):
         are RGBX standing for RGB (the X to be dropped after the warp).
 
         A deferred JPEG is decoded here at the largest reduction the warp allows, only the
-        region the warp reads (``jpeg_region``; RGBX), and the reduction and the region's
-        offset are folded into the matrix. Without libturbojpeg, or for a JPEG it refuses,
+        region the warp reads (``jpeg_region``; RGBX), and the reduction, the region's offset
+        and the EXIF orientation are folded into the matrix. Without libturbojpeg, or for a JPEG it refuses,
         OpenCV decodes the whole image at that reduction. An RGB uint8 image is handed on as
         the RGBX copy of the box the warp reads (:func:`rgbx_box`).
         """
@@ -201,12 +202,14 @@ class TopdownAffine(BaseTransform):
                 raise KeyError("TopdownAffine: no 'img' in results: put LoadImage first")
             factor = max_reduction(matrix, self.max_reduce)
             if not encoded.to_float32:
-                box = needed_box(matrix, self.input_size, (encoded.width, encoded.height))
+                stored = (encoded.width, encoded.height)  # as in the file: EXIF not applied
+                from_stored = matrix @ orientation_matrix(encoded.orientation, stored)
+                box = needed_box(from_stored, self.input_size, stored)
                 if box is None:  # the crop lies wholly outside the image: all border
                     return np.zeros((1, 1, 4), np.uint8), matrix, True
                 region = decode_region(encoded.data, box, factor)
                 if region is not None:
-                    return region.pixels, matrix @ region.to_image, True
+                    return region.pixels, from_stored @ region.to_image, True
             img, factor = encoded.decode_reduced(factor)
             matrix = matrix @ reduction_matrix(factor)
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:

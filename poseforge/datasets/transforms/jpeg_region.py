@@ -23,7 +23,9 @@ needs through ``ctypes``. ``$POSEFORGE_TURBOJPEG`` names another copy; a system 
 when it has the TurboJPEG 3 API. Without any, :func:`decode_region` returns ``None`` and the
 caller decodes with OpenCV (``cv2.IMREAD_REDUCED_*``), as it does for anything this decoder
 refuses: CMYK/YCCK or 12-bit JPEGs, any libjpeg warning (corrupt data), a file without its end
-marker (truncated; OpenCV's path then names the problem).
+marker (truncated; OpenCV's path then names the problem). An EXIF orientation is not
+applied here: the caller folds :func:`orientation_matrix` into its warp, so a rotated phone
+photo is cropped as displayed with the same partial decode.
 """
 from __future__ import annotations
 
@@ -132,6 +134,15 @@ def _handle(lib: ctypes.CDLL) -> int:
     return handle
 
 
+def _discard_handle(lib: ctypes.CDLL) -> None:
+    """Destroy this thread's decompressor after a failure: libjpeg-turbo leaves a handle whose
+    decompression stopped on an error in a state that corrupts the next image it decodes."""
+    handle = getattr(_LOCAL, 'handle', None)
+    if handle is not None:
+        _LOCAL.handle = None
+        lib.tj3Destroy(handle)
+
+
 # --------------------------------------------------------------------------- geometry
 def needed_box(source_to_output: np.ndarray, output_size: Sequence[int],
                image_size: Sequence[int]) -> tuple[int, int, int, int] | None:
@@ -159,6 +170,23 @@ def needed_box(source_to_output: np.ndarray, output_size: Sequence[int],
     if x0 > x1 or y0 > y1:
         return None
     return x0, y0, x1, y1
+
+
+def orientation_matrix(orientation: int, stored_size: Sequence[int]) -> np.ndarray:
+    """3x3 map from stored px to displayed px for EXIF ``orientation`` (1-8) of an image
+    stored ``(w, h)``: what OpenCV applies when it decodes, as a pixel-exact affine map (the
+    flips ``x -> w - 1 - x``, the transposes swap axes). TIFF 6.0 / Exif 2.3 tag 0x0112: 2
+    mirrors horizontally, 3 turns 180 degrees, 4 mirrors vertically, 5 transposes, 6 turns
+    90 degrees clockwise, 7 transverses, 8 turns 90 degrees anticlockwise."""
+    w, h = float(stored_size[0]), float(stored_size[1])
+    # (x' from (x, y, 1)), (y' from (x, y, 1))
+    rows = {1: ((1, 0, 0), (0, 1, 0)), 2: ((-1, 0, w - 1), (0, 1, 0)),
+            3: ((-1, 0, w - 1), (0, -1, h - 1)), 4: ((1, 0, 0), (0, -1, h - 1)),
+            5: ((0, 1, 0), (1, 0, 0)), 6: ((0, -1, h - 1), (1, 0, 0)),
+            7: ((0, -1, h - 1), (-1, 0, w - 1)), 8: ((0, 1, 0), (-1, 0, w - 1))}
+    if orientation not in rows:
+        raise ValueError(f'EXIF orientation must be 1-8, got {orientation}')
+    return np.array([*rows[orientation], (0, 0, 1)], dtype=np.float64)
 
 
 def region_matrix(factor: int, x0: int, y0: int) -> np.ndarray:
@@ -209,6 +237,18 @@ def decode_region(data: np.ndarray, box: tuple[int, int, int, int] | None,
     if lib is None or data.size < 4 or data[-2] != 0xFF or data[-1] != 0xD9:
         return None
     data = np.ascontiguousarray(data, dtype=np.uint8)
+    pixels = _decompress(lib, data, box, factor)
+    if pixels is None:
+        _discard_handle(lib)
+        return None
+    pixels, (x, y) = pixels
+    return RegionDecode(pixels, region_matrix(factor, x, y), factor)
+
+
+def _decompress(lib: ctypes.CDLL, data: np.ndarray, box: tuple[int, int, int, int] | None,
+                factor: int) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """RGBX pixels of ``box`` at ``1/factor`` and the region's scaled corner; ``None`` on any
+    TurboJPEG error or warning, or for a JPEG this decoder leaves to OpenCV."""
     handle, src = _handle(lib), data.ctypes.data
     if lib.tj3DecompressHeader(handle, src, data.size) != 0:
         return None
@@ -229,12 +269,5 @@ def decode_region(data: np.ndarray, box: tuple[int, int, int, int] | None,
     pixels = np.empty((h, w, 4), dtype=np.uint8)
     if lib.tj3Decompress8(handle, src, data.size, pixels.ctypes.data, w * 4, _TJPF_RGBX) != 0:
         return None
-    return RegionDecode(pixels, region_matrix(factor, x, y), factor)
+    return pixels, (x, y)
 
-
-def last_error() -> str:
-    """The TurboJPEG message of this thread's last failure (for diagnostics)."""
-    lib = _library()
-    if lib is None:
-        return 'no libturbojpeg with the TurboJPEG 3 API found'
-    return lib.tj3GetErrorStr(_handle(lib)).decode(errors='replace')
