@@ -18,8 +18,8 @@ from typing import Any
 __version__ = '0.1.0'
 
 #: Subpackages and modules reachable as attributes, each imported on first access.
-SUBMODULES = ('apis', 'codecs', 'datasets', 'engine', 'evaluation', 'generation', 'models',
-              'registry', 'skeletons', 'utils', 'visualization')
+SUBMODULES = ('apis', 'codecs', 'datasets', 'deploy', 'engine', 'evaluation', 'generation',
+              'models', 'registry', 'skeletons', 'tracking', 'utils', 'visualization')
 
 __all__ = ['__version__', *SUBMODULES]
 

@@ -92,7 +92,8 @@ def _child(parent: Registry, name: str, *locations: str) -> Registry:
                     build_func=build_with_suggestions)
 
 
-MODELS = _child(MMENGINE_MODELS, 'model', 'poseforge.models')
+# The onnxruntime backend's estimator lives with the export code (poseforge.deploy).
+MODELS = _child(MMENGINE_MODELS, 'model', 'poseforge.models', 'poseforge.deploy')
 DATASETS = _child(MMENGINE_DATASETS, 'dataset', 'poseforge.datasets')
 TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms')
 METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics')

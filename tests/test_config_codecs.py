@@ -33,6 +33,9 @@ def test_every_config_decodes_with_the_codec_its_pipelines_encode_with():
         if head is not None:
             assert plain(head.get('decoder')) == codec, f'{name}: model.head.decoder'
             checked_decoders += 1
+        if (cfg.get('model') or {}).get('codec') is not None:  # detectors: the box codec
+            assert plain(cfg['model']['codec']) == codec, f'{name}: model.codec'
+            checked_decoders += 1
         steps = 0
         for loader in LOADERS:
             for i, step in enumerate((cfg.get(loader) or {}).get('dataset', {}).get('pipeline')
@@ -41,7 +44,10 @@ def test_every_config_decodes_with_the_codec_its_pipelines_encode_with():
                 if step['type'] == 'GenerateTarget':
                     assert plain(step['encoder']) == codec, where
                     steps += 1
-                elif step['type'] == 'TopdownAffine':
+                elif step['type'] == 'GenerateBoxTargets':
+                    assert plain(step['codec']) == codec, where
+                    steps += 1
+                elif step['type'] in ('TopdownAffine', 'DetAffine'):
                     assert plain(step['input_size']) == codec['input_size'], where
                     steps += 1
         assert steps >= 2, f'{name}: no crop / target step found'

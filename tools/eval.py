@@ -2,7 +2,8 @@
 """Evaluate a checkpoint on a config's test split.
 
     python tools/eval.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
-                         [--dump predictions.json] [--vis N] [--cfg-options k=v ...]
+                         [--dump predictions.json] [--vis N] [--backend torch|onnxruntime]
+                         [--cfg-options k=v ...]
                          [--launcher none|pytorch|slurm]
 
 Prints a metric table, writes every metric to ``--out`` (default: <work dir>/metrics.json), and
@@ -37,6 +38,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--dump', help='write every prediction to this JSON file')
     parser.add_argument('--vis', type=int, default=0, metavar='N',
                         help='draw N predictions into <work dir>/predictions.png')
+    parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch',
+                        help='onnxruntime: CHECKPOINT may be an exported .onnx file '
+                        '(tools/export_onnx.py), else its weights are exported in memory')
     add_cfg_options(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm'], default='none')
     parser.add_argument('--local-rank', '--local_rank', type=int, default=0,
@@ -47,9 +51,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_cfg(args: argparse.Namespace):
     cfg = load_config(args.config, args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
-    check_checkpoint_file(args.checkpoint)
+    onnx_file = (args.checkpoint if args.backend == 'onnxruntime'
+                 and args.checkpoint.endswith('.onnx') else None)
+    if onnx_file is None:
+        check_checkpoint_file(args.checkpoint)
+    elif not osp.isfile(onnx_file):
+        raise FileNotFoundError(f"ONNX model not found: '{onnx_file}'")
     # Evaluation loads every weight or nothing (a config's load_strict=False is for training).
     cfg.load_from, cfg.resume, cfg.load_strict = args.checkpoint, False, True
+    if args.backend == 'onnxruntime':
+        from poseforge.deploy import onnxruntime_model_cfg
+        cfg.model = onnxruntime_model_cfg(cfg.model, onnx_file)
+        if onnx_file:
+            cfg.load_from = None  # the weights are in the .onnx file
     dump = args.dump or (osp.join(cfg.work_dir, 'predictions.json') if args.vis else None)
     if dump:
         evaluators = cfg.test_evaluator

@@ -8,6 +8,7 @@ each box exactly as evaluation does.
 """
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from typing import Sequence
@@ -37,11 +38,14 @@ def _dataset_meta(cfg: Config, checkpoint: dict | None) -> dict:
 
 def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None,
                device: str = 'cpu', cfg_options: dict | None = None,
-               strict: bool = True) -> torch.nn.Module:
+               strict: bool = True, backend: str = 'torch') -> torch.nn.Module:
     """Build the config's model, load ``checkpoint`` (a local path) and set eval mode.
 
     The returned model carries ``model.cfg`` and ``model.dataset_meta`` for
     :func:`inference_topdown`, and ``model.load_report`` (what was loaded).
+    ``backend='onnxruntime'`` runs the heatmap network in onnxruntime (:mod:`poseforge.deploy`):
+    ``checkpoint`` is then an exported ``.onnx`` file, or a checkpoint whose weights are
+    exported in memory on first use.
 
     Raises:
         CheckpointMismatchError: the checkpoint's weights do not fit the config's model (unless
@@ -49,6 +53,14 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
         CheckpointReadError, UnsafeCheckpointError, FileNotFoundError: an unusable file.
     """
     cfg = config if isinstance(config, Config) else load_config(os.fspath(config), cfg_options)
+    if backend != 'torch':
+        from poseforge.deploy import check_backend, onnxruntime_model_cfg
+        check_backend(backend)
+        onnx_file = os.fspath(checkpoint) if checkpoint and os.fspath(checkpoint).endswith(
+            '.onnx') else None
+        cfg = copy.deepcopy(cfg)
+        cfg.model = onnxruntime_model_cfg(cfg.model, onnx_file)
+        checkpoint = None if onnx_file else checkpoint
     init_default_scope(cfg.get('default_scope', 'poseforge'))
     model = MODELS.build(cfg.model)
     ckpt, model.load_report = None, None

@@ -1,10 +1,11 @@
 """Datasets, collation and the data pipeline; importing this registers them all."""
 from . import base, coco_style, collate, hand_conversions, transforms  # noqa: F401
 from . import coco, mhp, mpii, multi_format, onehand10k, panoptic_hand, rhd, stb  # noqa: F401
-from . import synth_hand  # noqa: F401
+from . import hand_boxes, synth_hand  # noqa: F401
 from .base import BaseKeypointDataset, DatasetError, instance
 from .coco import CocoDataset
 from .coco_style import CocoStyleDataset
+from .hand_boxes import HandBoxDataset, SynthHandBoxDataset
 from .mhp import MhpDataset
 from .mpii import MpiiDataset
 from .onehand10k import OneHand10KDataset
@@ -14,5 +15,5 @@ from .stb import StbDataset
 from .synth_hand import SynthHandDataset
 
 __all__ = ['BaseKeypointDataset', 'CocoDataset', 'CocoStyleDataset', 'DatasetError', 'MhpDataset',
-           'MpiiDataset', 'OneHand10KDataset', 'PanopticHandDataset', 'RhdDataset', 'StbDataset',
-           'SynthHandDataset', 'instance']
+           'HandBoxDataset', 'MpiiDataset', 'OneHand10KDataset', 'PanopticHandDataset', 'RhdDataset', 'StbDataset',
+           'SynthHandBoxDataset', 'SynthHandDataset', 'instance']

@@ -12,6 +12,8 @@ from poseforge.datasets.transforms.base import BaseTransform
 from poseforge.datasets.transforms.bbox import (GetBBoxCenterScale, RandomBBoxTransform,
                                                 RandomFlip, flip_bbox_xyxy, flip_keypoints,
                                                 flip_points)
+from poseforge.datasets.transforms.detection import (DetAffine, GenerateBoxTargets,
+                                                     PackDetInputs, letterbox_matrix)
 from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS, PackPoseInputs
 from poseforge.datasets.transforms.loading import (EncodedImage, LoadImage, decode_image,
                                                    get_image, jpeg_header)
@@ -21,7 +23,8 @@ from poseforge.datasets.transforms.target import GenerateTarget
 
 __all__ = [
     'BaseTransform', 'LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'RandomBBoxTransform',
-    'TopdownAffine', 'PhotometricAug', 'GenerateTarget', 'PackPoseInputs', 'EncodedImage',
+    'TopdownAffine', 'DetAffine', 'GenerateBoxTargets', 'PackDetInputs', 'letterbox_matrix',
+    'PhotometricAug', 'GenerateTarget', 'PackPoseInputs', 'EncodedImage',
     'get_image', 'decode_image', 'jpeg_header', 'get_warp_matrix', 'fix_aspect_ratio',
     'flip_matrix', 'invert_affine', 'transform_points', 'flip_points', 'flip_keypoints',
     'flip_bbox_xyxy', 'DEFAULT_META_KEYS', 'DEFAULT_PHOTOMETRIC', 'PHOTOMETRIC_DISTORTION']

@@ -1,4 +1,5 @@
 """Registered metrics (``METRICS``); importing this module registers them."""
+from .box_ap import HandBoxAP
 from .coco_metric import CocoMetric
 from .keypoint_2d_metrics import AUC, EPE, PCKAccuracy
 from .keypoint_3d_metrics import Hand3DMetric
@@ -6,4 +7,4 @@ from .mpii_pckh import MpiiPCKh
 from .prediction_dump import DumpPredictions
 
 __all__ = ['AUC', 'CocoMetric', 'EPE', 'PCKAccuracy', 'Hand3DMetric', 'MpiiPCKh',
-           'DumpPredictions']
+           'DumpPredictions', 'HandBoxAP']

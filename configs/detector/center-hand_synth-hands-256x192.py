@@ -1,0 +1,15 @@
+# The demo's hand detector trained on generated hands composited on new backgrounds
+# (configs/_base_/datasets/hand_boxes_synth.py); box AP on the composited test split.
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+          '../_base_/models/center_hand_det.py', '../_base_/datasets/hand_boxes_synth.py']
+from poseforge.datasets.transforms.detection import detection_pipelines
+
+train_pipeline, test_pipeline = detection_pipelines(_base_.codec)
+train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(batch_size=32, dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))
+param_scheduler = [dict(type='MultiStepLR', by_epoch=True, milestones=[16, 19], gamma=0.2)]
+train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=5)
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=5))
