@@ -101,7 +101,9 @@ def jpeg_header(data: np.ndarray | bytes) -> tuple[int, int, int] | None:
     Only the header is read (a few hundred bytes). ``height``/``width`` are as stored; OpenCV
     applies the EXIF orientation when decoding, swapping them for orientations 5-8.
     """
-    buf = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    # a view, not a copy of the whole file: only the markers before the frame header are read
+    buf = (memoryview(np.ascontiguousarray(data)).cast('B') if isinstance(data, np.ndarray)
+           else bytes(data))
     if buf[:2] != b'\xff\xd8':
         return None
     orientation, i, n = 1, 2, len(buf)
