@@ -46,10 +46,11 @@ def textured_image(shape=SHAPE, grey: bool = False, seed: int = 0) -> np.ndarray
     return img[..., 0].copy() if grey else img
 
 
-def write_jpeg(path, img: np.ndarray, sampling: str = '420') -> str:
+def write_jpeg(path, img: np.ndarray, sampling: str = '420', progressive: bool = False) -> str:
     bgr = img if img.ndim == 2 else img[..., ::-1]
     cv2.imwrite(str(path), bgr, [cv2.IMWRITE_JPEG_QUALITY, 92,
-                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLINGS[sampling]])
+                                 cv2.IMWRITE_JPEG_SAMPLING_FACTOR, SAMPLINGS[sampling],
+                                 cv2.IMWRITE_JPEG_PROGRESSIVE, int(progressive)])
     return str(path)
 
 
@@ -95,10 +96,11 @@ def decodes(monkeypatch):
 
 
 @needs_turbojpeg
-@pytest.mark.parametrize('sampling', ['420', '422', '444', 'grey'])
+@pytest.mark.parametrize('sampling', ['420', '422', '444', 'grey', '420 progressive'])
 def test_region_crop_equals_full_decode_flip_and_warp(tmp_path, decodes, sampling):
     img = textured_image(grey=sampling == 'grey')
-    path = write_jpeg(tmp_path / 'photo.jpg', img, '420' if sampling == 'grey' else sampling)
+    path = write_jpeg(tmp_path / 'photo.jpg', img, sampling.split()[0].replace('grey', '420'),
+                      progressive='progressive' in sampling)
     for name, box in BOXES.items():
         for flip in (False, True):
             decodes.clear()
