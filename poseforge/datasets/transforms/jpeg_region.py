@@ -71,10 +71,9 @@ def _candidate_paths() -> list[str]:
     """Where a libturbojpeg with the TurboJPEG 3 API may be, most specific first."""
     paths = [os.environ.get('POSEFORGE_TURBOJPEG', '')]
     spec = importlib.util.find_spec('turbojpeg')
-    if spec is not None and spec.origin:
-        site = os.path.dirname(spec.origin)
-        for folder in ('turbojpeg.libs', '.dylibs', 'turbojpeg'):
-            paths += sorted(glob.glob(os.path.join(site, folder, '*turbojpeg*')))
+    if spec is not None and spec.origin:  # the wheel's bundled copy: turbojpeg.libs/ (Linux,
+        site = os.path.dirname(spec.origin)  # Windows) or turbojpeg.dylibs/ (macOS)
+        paths += sorted(glob.glob(os.path.join(site, 'turbojpeg.*libs', '*turbojpeg*')))
     system = ctypes.util.find_library('turbojpeg')
     if system:
         paths.append(system)
@@ -91,8 +90,7 @@ def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
             ('tj3DecompressHeader', c_int, [vp, vp, ctypes.c_size_t]),
             ('tj3SetScalingFactor', c_int, [vp, _ScalingFactor]),
             ('tj3SetCroppingRegion', c_int, [vp, _Region]),
-            ('tj3Decompress8', c_int, [vp, vp, ctypes.c_size_t, vp, c_int, c_int]),
-            ('tj3GetErrorStr', ctypes.c_char_p, [vp])):
+            ('tj3Decompress8', c_int, [vp, vp, ctypes.c_size_t, vp, c_int, c_int])):
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     return lib
