@@ -203,7 +203,8 @@ class TopdownAffine(BaseTransform):
             factor = max_reduction(matrix, self.max_reduce)
             if not encoded.to_float32:
                 stored = (encoded.width, encoded.height)  # as in the file: EXIF not applied
-                from_stored = matrix @ orientation_matrix(encoded.orientation, stored)
+                from_stored = (matrix if encoded.orientation == 1 else
+                               matrix @ orientation_matrix(encoded.orientation, stored))
                 box = needed_box(from_stored, self.input_size, stored)
                 if box is None:  # the crop lies wholly outside the image: all border
                     return np.zeros((1, 1, 4), np.uint8), matrix, True

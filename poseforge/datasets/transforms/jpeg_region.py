@@ -150,18 +150,18 @@ def needed_box(source_to_output: np.ndarray, output_size: Sequence[int],
     The output's outer pixel edges are mapped back, and the integer neighbours of every point
     inside are included. ``None`` when the crop lies wholly outside the image (all border).
     """
-    m = np.asarray(source_to_output, dtype=np.float64)[:2]
-    a, b, tx = m[0]
-    c, d, ty = m[1]
+    (a, b, tx), (c, d, ty) = np.asarray(source_to_output, dtype=np.float64)[:2].tolist()
     det = a * d - b * c
     if det == 0:
         return None
-    inv = np.array([[d, -b], [-c, a]]) / det
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det  # plain floats: ~2x faster here
     out_w, out_h = float(output_size[0]), float(output_size[1])
-    corners = np.array([[-0.5, -0.5], [out_w - 0.5, -0.5], [-0.5, out_h - 0.5],
-                        [out_w - 0.5, out_h - 0.5]]) - [tx, ty]
-    pts = corners @ inv.T
-    (x_lo, y_lo), (x_hi, y_hi) = pts.min(0), pts.max(0)
+    xs, ys = [], []
+    for ox, oy in ((-0.5, -0.5), (out_w - 0.5, -0.5), (-0.5, out_h - 0.5),
+                   (out_w - 0.5, out_h - 0.5)):
+        xs.append(ia * (ox - tx) + ib * (oy - ty))
+        ys.append(ic * (ox - tx) + id_ * (oy - ty))
+    x_lo, x_hi, y_lo, y_hi = min(xs), max(xs), min(ys), max(ys)
     width, height = int(image_size[0]), int(image_size[1])
     x0, y0 = max(math.floor(x_lo), 0), max(math.floor(y_lo), 0)
     x1, y1 = min(math.ceil(x_hi), width - 1), min(math.ceil(y_hi), height - 1)
