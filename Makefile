@@ -1,6 +1,7 @@
 # poseforge: set-up, tests and the quick start. Every target reuses .venv when it exists.
 #
-#   make quickstart   generate synthetic hands, train the light CPM on the CPU, evaluate
+#   make quickstart   generate synthetic hands, train the light CPM on the CPU, evaluate;
+#                     prints the total time and each step's share at the end
 #   make test         the whole test suite
 #   make bench        the standard benchmark table (tools/benchmark.py); with
 #                     MMPOSE_PYTHON=/path/to/python (an env from tools/make_mmpose_env.sh)
@@ -33,13 +34,22 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-quickstart: $(STAMP)
-	test -f $(QS_DATA)/annotations/test.json || \
-		$(PY) tools/generate_dataset.py --out $(QS_DATA) --num 2000 --views 2 --seed 0 --size 256
-	$(PY) tools/train.py $(QS_CONFIG) --work-dir $(QS_WORK) --resume
-	$(PY) tools/eval.py $(QS_CONFIG) "$$(cat $(QS_WORK)/last_checkpoint)" --work-dir $(QS_WORK) \
-		--out $(QS_WORK)/metrics.json --vis 16
+# Each step's start and end (s) go to $(QS_WORK)/steps.tsv; the total and every step's share
+# are printed at the end (the figures the README quotes). A step already done counts ~0 s.
+quickstart:
+	@mkdir -p $(QS_WORK); : > $(QS_WORK)/steps.tsv
+	@t=$$(date +%s); $(MAKE) --no-print-directory venv && \
+		echo "venv $$t $$(date +%s)" >> $(QS_WORK)/steps.tsv
+	@t=$$(date +%s); (test -f $(QS_DATA)/annotations/test.json || \
+		$(PY) tools/generate_dataset.py --out $(QS_DATA) --num 2000 --views 2 --seed 0 \
+			--size 256) && echo "generation $$t $$(date +%s)" >> $(QS_WORK)/steps.tsv
+	@t=$$(date +%s); $(PY) tools/train.py $(QS_CONFIG) --work-dir $(QS_WORK) --resume && \
+		echo "training $$t $$(date +%s)" >> $(QS_WORK)/steps.tsv
+	@t=$$(date +%s); $(PY) tools/eval.py $(QS_CONFIG) "$$(cat $(QS_WORK)/last_checkpoint)" \
+		--work-dir $(QS_WORK) --out $(QS_WORK)/metrics.json --vis 16 && \
+		echo "evaluation $$t $$(date +%s)" >> $(QS_WORK)/steps.tsv
 	@echo "training curves: $(QS_WORK)/curves.png"
+	@$(PY) tools/quickstart_summary.py $(QS_WORK)/steps.tsv
 
 bench: $(STAMP)
 	$(PY) tools/benchmark.py standard --out docs/benchmarks.md \

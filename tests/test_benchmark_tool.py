@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import _gpu_peaks as peaks
 import _mmpose_side as side
 import _standard_benchmarks as standard
 import benchmark
@@ -118,6 +119,23 @@ def test_train_job_uses_mmposes_cpm_with_the_same_targets():
     assert job['batch_size'] == 8 and job['channels_last'] is False
 
 
+def test_models_map_to_mmposes_of_the_same_family_or_are_refused_by_name():
+    codec = dict(type='MSRAHeatmap', input_size=[256, 256], heatmap_size=[64, 64], sigma=2.0)
+    hourglass = side.mmpose_model(dict(backbone=dict(type='StackedHourglass', num_stacks=2)),
+                                  16, codec)
+    assert hourglass['backbone'] == dict(type='HourglassNet', num_stacks=2)
+    assert (hourglass['head']['type'], hourglass['head']['num_stages'],
+            hourglass['head']['out_channels']) == ('CPMHead', 2, 16)
+    assert side.mmpose_model(dict(backbone=dict(type='CPM', arch='light')), 21,
+                             codec)['backbone']['type'] == 'CPM'
+    with pytest.raises(ConfigError, match="backbone 'NSRMBackbone' has no mmpose counterpart"):
+        side.mmpose_model(dict(backbone=dict(type='NSRMBackbone')), 21, codec)
+    job = side.train_job(_hand_dataset_cfg(), 21, 1, 4, 1, False, mode='infer',
+                         model_cfg=dict(backbone=dict(type='StackedHourglass', num_stacks=4)))
+    assert job['mode'] == 'infer' and job['model']['backbone']['num_stacks'] == 4
+    assert job['model']['head']['decoder']['heatmap_size'] == [64, 64]
+
+
 def test_standard_rows_parse_and_their_configs_load():
     for key, label, spec in standard.standard_rows('/nonexistent/synth'):
         args = benchmark.parse_args(spec)
@@ -140,10 +158,37 @@ def test_side_by_side_ratio_and_value_check():
                                         {'samples_per_s': 300}) == 3.0
     assert benchmark.side_by_side_ratio('train', {'gflops_per_s': 400, 'samples_per_s': 1},
                                         {'gflops_per_s': 100, 'samples_per_s': 9}) == 4.0
+    assert benchmark.side_by_side_ratio('infer', {'gflops_per_s': 300, 'samples_per_s': 1},
+                                        {'gflops_per_s': 200, 'samples_per_s': 9}) == 1.5
     assert benchmark.side_by_side_ratio('metrics', {'seconds': 0.1}, {'seconds': 2.0}) == 20.0
     values = dict(pck=0.95, auc=0.64, epe=10.0)
     assert benchmark.metric_values_match(values, dict(values, epe=10.0000001))
     assert not benchmark.metric_values_match(values, dict(values, auc=0.65))
+
+
+@pytest.mark.parametrize('name, tflops', [
+    ('NVIDIA H100 80GB HBM3', 989.0), ('NVIDIA H100 PCIe', 756.0), ('NVIDIA H100 NVL', 835.0),
+    ('NVIDIA H200', 989.0), ('NVIDIA A100-SXM4-80GB', 312.0), ('NVIDIA L40S', 362.0),
+    ('NVIDIA L40', 181.0), ('NVIDIA L4', 121.0), ('NVIDIA GeForce RTX 4090', 165.0),
+    ('Tesla V100-SXM2-16GB', None), ('NVIDIA GeForce RTX 3060', None)])
+def test_gpu_bf16_peaks_by_device_name(name, tflops):
+    assert peaks.bf16_peak_tflops(name) == tflops
+
+
+def test_mfu_is_achieved_over_the_devices_bf16_peak(monkeypatch):
+    assert peaks.mfu(395_600.0, 989.0) == pytest.approx(0.4)
+    result = dict(gflops_per_s=123_450.0)
+    monkeypatch.setattr('torch.cuda.get_device_name', lambda device=None: 'NVIDIA H100 PCIe')
+    assert peaks.utilisation_fields(result, 'cuda') == dict(
+        gpu='NVIDIA H100 PCIe', peak_tflops=756.0, mfu=round(123_450 / 756_000, 4))
+    assert peaks.utilisation_fields(result, 'cuda:0', peak_tflops=500.0)['mfu'] == 0.2469
+    monkeypatch.setattr('torch.cuda.get_device_name', lambda device=None: 'Mystery GPU')
+    unknown = peaks.utilisation_fields(result, 'cuda')
+    assert 'mfu' not in unknown and '--peak-tflops' in unknown['mfu_note']
+    assert peaks.utilisation_fields(result, 'cpu') == {}  # a CPU: only with --peak-tflops
+    assert peaks.utilisation_fields(dict(samples_per_s=3.0), 'cuda') == {}
+    with pytest.raises(ValueError, match='positive'):
+        peaks.mfu(1.0, 0.0)
 
 
 def test_markdown_table_names_where_the_mmpose_figure_comes_from():
@@ -258,3 +303,13 @@ def test_train_step_benchmark_compiled_counts_the_eager_flops(tiny_synth):
     assert (eager['compile'], compiled['compile']) == (False, True)
     assert compiled['gflop_per_sample'] == eager['gflop_per_sample'] > 0
     assert compiled['gflops_per_s'] > 0 and compiled['samples_per_s'] > 0
+    assert 'mfu' not in eager  # a CPU has no table peak
+
+
+def test_infer_benchmark_reports_mfu_against_a_given_peak(tiny_synth):
+    result = benchmark.main([
+        'infer', str(ROOT / 'configs' / 'quickstart' / 'cpm-light_synth-hands-128.py'),
+        '--iters', '1', '--batch-size', '1', '--peak-tflops', '0.5',
+        '--cfg-options', f'train_dataloader.dataset.data_root={tiny_synth}'])
+    assert result['peak_tflops'] == 0.5
+    assert result['mfu'] == pytest.approx(result['gflops_per_s'] / 500, abs=1e-4)

@@ -111,9 +111,10 @@ def test_jpeg_header_and_exif_orientation(tmp_path):
     path.write_bytes(_jpeg_with_orientation(img, 6))
     assert jpeg_header(path.read_bytes()) == (40, 80, 6)
     assert jpeg_header(b'\x89PNG....') is None
-    # a rotating orientation is decoded eagerly, like cv2.imread (which applies it)
+    # the shapes are of the image as displayed, as cv2.imread decodes it (orientation applied)
     out = LoadImage(reduce='auto')(dict(img_path=str(path)))
-    assert out['img'].shape == cv2.imread(str(path)).shape == (80, 40, 3)
+    assert out['img_shape'] == (80, 40)
+    assert get_image(out).shape == cv2.imread(str(path)).shape == (80, 40, 3)
 
 
 # --------------------------------------------------------------------------- box and flip

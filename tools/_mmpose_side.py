@@ -2,7 +2,8 @@
 
 A poseforge config is translated into the job ``tools/mmpose_reference.py`` runs with mmpose:
 the same annotation file and images, mmpose's transform of the same name and arguments for each
-step, its own CPM for the training step. A step with no mmpose counterpart stops the comparison
+step, its own network of the same family (CPM, stacked hourglass) for the training step and
+inference. A step with no mmpose counterpart stops the comparison
 with an error naming it, rather than comparing different work. mmpose runs in whatever
 interpreter can import it (``--mmpose-python``), so it never has to share poseforge's
 environment.
@@ -148,6 +149,33 @@ def mmpose_cpm(num_keypoints: int, codec: Mapping) -> dict:
                           decoder=dict(codec)))
 
 
+def mmpose_hourglass(num_keypoints: int, codec: Mapping, num_stacks: int) -> dict:
+    """mmpose's stacked hourglass with ``num_stacks`` stacks, as its ``td-hm_hourglass52``
+    configs build it (``HourglassNet``: CornerNet's hourglass, 5 downsamplings, 256-512
+    channels; a ``CPMHead`` 1x1 score conv per stack, each supervised)."""
+    return dict(type='TopdownPoseEstimator', data_preprocessor=dict(_MMPOSE_PREPROCESSOR),
+                backbone=dict(type='HourglassNet', num_stacks=int(num_stacks)),
+                head=dict(type='CPMHead', in_channels=256, out_channels=num_keypoints,
+                          num_stages=int(num_stacks), deconv_out_channels=None,
+                          loss=dict(type='KeypointMSELoss', use_target_weight=True),
+                          decoder=dict(codec)))
+
+
+def mmpose_model(model_cfg: Mapping, num_keypoints: int, codec: Mapping) -> dict:
+    """mmpose's model of the same family as poseforge's ``model_cfg``, or a ``ConfigError``
+    naming the backbone that has none. The two networks of a family differ (mmpose's CPM and
+    hourglass are not the NSRM authors' or Newell's), so a training or inference comparison is
+    in achieved GFLOP/s, each side running its own network."""
+    backbone = dict((model_cfg or {}).get('backbone') or {})
+    kind = backbone.get('type')
+    if kind == 'CPM':
+        return mmpose_cpm(num_keypoints, codec)
+    if kind == 'StackedHourglass':
+        return mmpose_hourglass(num_keypoints, codec, backbone.get('num_stacks', 2))
+    raise ConfigError(f"--vs-mmpose: model backbone '{kind}' has no mmpose counterpart "
+                      "(comparable: 'CPM', 'StackedHourglass')")
+
+
 def _generate_target_codec(pipeline: list[dict]) -> dict:
     for step in pipeline:
         if step['type'] == 'GenerateTarget':
@@ -161,11 +189,16 @@ def pipeline_job(dataset_cfg: Mapping, iters: int, threads: int | None) -> dict:
 
 
 def train_job(dataset_cfg: Mapping, num_keypoints: int, batch_size: int, iters: int,
-              threads: int | None, channels_last: bool) -> dict:
+              threads: int | None, channels_last: bool, model_cfg: Mapping | None = None,
+              mode: str = 'train') -> dict:
+    """mmpose's training step (``mode='train'``) or forward pass (``'infer'``) on a batch of
+    the same data, with mmpose's model of the family of ``model_cfg`` (CPM when omitted)."""
     dataset = mmpose_dataset(dataset_cfg, pixels_matter=False)
-    return dict(mode='train', dataset=dataset, batch_size=batch_size, iters=iters,
-                threads=threads, channels_last=channels_last,
-                model=mmpose_cpm(num_keypoints, _generate_target_codec(dataset['pipeline'])))
+    codec = _generate_target_codec(dataset['pipeline'])
+    model = (mmpose_model(model_cfg, num_keypoints, codec) if model_cfg is not None
+             else mmpose_cpm(num_keypoints, codec))
+    return dict(mode=mode, dataset=dataset, batch_size=batch_size, iters=iters,
+                threads=threads, channels_last=channels_last, model=model)
 
 
 def metrics_job(num: int, threads: int | None) -> dict:

@@ -13,7 +13,9 @@
     python tools/benchmark.py standard [--out docs/benchmarks.md]
 
 Each mode prints one JSON object (``samples_per_s``; ``gflops_per_s`` for train/infer, counted
-with torch's FlopCounterMode, forward + backward for train). ``standard`` runs the set the README
+with torch's FlopCounterMode, forward + backward for train; on a GPU also ``mfu``, the model
+FLOP utilisation against the device's dense bf16 peak, tools/_gpu_peaks.py, or
+``--peak-tflops``). ``standard`` runs the set the README
 reports and writes it as a markdown table. Timings exclude a warm-up.
 
 Pipeline steps are addressed by type, not by position: ``--step-options
@@ -22,7 +24,7 @@ dataloader (an error names the config's step types when none matches), and ``--c
 input_size=(368,368) heatmap_size=(46,46) sigma=1.0`` changes the codec everywhere it is used
 (``codec``, ``model.head.decoder``, each ``GenerateTarget`` encoder and ``TopdownAffine`` size).
 
-Side by side with mmpose (``pipeline``, ``train``, ``metrics`` and ``standard``)::
+Side by side with mmpose (``pipeline``, ``train``, ``infer``, ``metrics`` and ``standard``)::
 
     python tools/benchmark.py pipeline CONFIG --vs-mmpose [--mmpose-python PY] [--rounds R]
 
@@ -38,6 +40,7 @@ import tempfile
 import time
 
 import _mmpose_side as mmpose_side
+from _gpu_peaks import utilisation_fields
 from _metric_timing import time_pck_auc_epe
 from _common import add_cfg_options, user_errors_exit
 from _standard_benchmarks import run_standard
@@ -144,6 +147,9 @@ def _model_and_batch(cfg, batch_size: int, device: str, channels_last: bool):
     from poseforge.registry import MODELS
     dataset = _build_dataset(cfg, 'train')
     batch = pose_collate([dataset[i % len(dataset)] for i in range(batch_size)])
+    if device.startswith('cuda'):  # as PoseRunner's loader does: pinned, asynchronous copies
+        torch.backends.cudnn.benchmark = True
+        batch['inputs'] = batch['inputs'].pin_memory()
     model = MODELS.build(cfg.model).to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -232,6 +238,9 @@ def bench_infer(cfg, iters: int, batch_size: int, device: str, amp: bool,
             forward(data['inputs'], mode='tensor')
 
     flops = _count_flops(step)
+    if compile_model:  # inference only: inductor folds each BN into the convolution before it
+        import torch._inductor.config as inductor_config  # and prepacks the weights (oneDNN)
+        inductor_config.freezing = True
     forward = _maybe_compile(model, compile_model)
     elapsed = _time_steps(lambda: step(forward), iters, 2 if compile_model else 1, device)
     return _rates('infer', flops, batch_size, iters, elapsed, device=device, amp=amp,
@@ -269,10 +278,11 @@ def _best(results: list[dict], mode: str) -> dict:
 
 
 def side_by_side_ratio(mode: str, ours: dict, theirs: dict) -> float:
-    """poseforge / mmpose: samples/s (pipeline), GFLOP/s (train), inverse seconds (metrics)."""
+    """poseforge / mmpose: samples/s (pipeline), GFLOP/s (train, infer: each side runs its own
+    network of the family), inverse seconds (metrics)."""
     if mode == 'metrics':
         return theirs['seconds'] / ours['seconds']
-    key = 'gflops_per_s' if mode == 'train' else 'samples_per_s'
+    key = 'gflops_per_s' if mode in ('train', 'infer') else 'samples_per_s'
     return ours[key] / theirs[key]
 
 
@@ -307,12 +317,14 @@ def mmpose_job(args: argparse.Namespace, cfg) -> dict:
         return mmpose_side.pipeline_job(dataset_cfg, args.iters or 200, threads)
     if args.device != 'cpu':
         raise mmpose_side.MmposeUnavailable(
-            '--vs-mmpose train runs on the CPU only (the GPU side is not wired); drop --device')
+            f'--vs-mmpose {args.mode} runs on the CPU only (the GPU side is not wired); '
+            'drop --device')
     num_keypoints = _build_dataset(cfg, 'train').metainfo['num_keypoints']
-    # mmpose trains in fp32 on a CPU (mmengine's AmpOptimWrapper needs a GPU) and in its default
+    # mmpose runs fp32 on a CPU (mmengine's AmpOptimWrapper needs a GPU) and in its default
     # NCHW layout unless --mmpose-channels-last asks for the layout poseforge uses.
-    return mmpose_side.train_job(dataset_cfg, num_keypoints, args.batch_size, args.iters or 5,
-                                 threads, args.mmpose_channels_last)
+    iters = args.iters or (5 if args.mode == 'train' else 10)
+    return mmpose_side.train_job(dataset_cfg, num_keypoints, args.batch_size, iters, threads,
+                                 args.mmpose_channels_last, model_cfg=cfg.model, mode=args.mode)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -327,7 +339,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true')
     parser.add_argument('--channels-last', action='store_true')
     parser.add_argument('--compile', action='store_true',
-                        help='train/infer: torch.compile the model (FLOPs counted eagerly)')
+                        help='train/infer: torch.compile the model (FLOPs counted eagerly; '
+                             'infer freezes it: BN folded into convolutions)')
     parser.add_argument('--split', default='train', choices=['train', 'val', 'test'])
     parser.add_argument('--num', type=int, default=50)
     parser.add_argument('--size', type=int, default=256)
@@ -353,13 +366,13 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='change the codec wherever it is used (decoder, targets, crop '
                              'size), e.g. input_size=(368,368) heatmap_size=(46,46) sigma=1.0')
     parser.add_argument('--peak-tflops', type=float, default=None,
-                        help="train/infer: the device's peak TFLOP/s at this precision (e.g. "
-                             'a GPU datasheet figure): adds mfu = achieved / peak')
+                        help="train/infer: the device's peak TFLOP/s for mfu (achieved / peak); "
+                             "on a GPU the table's dense bf16 peak of the device by default")
     args = parser.parse_args(argv)
     if args.mode in ('pipeline', 'train', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
-    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'metrics', 'standard'):
-        parser.error(f'--vs-mmpose compares pipeline, train and metrics, not {args.mode}')
+    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'infer', 'metrics', 'standard'):
+        parser.error(f'--vs-mmpose compares pipeline, train, infer and metrics, not {args.mode}')
     return args
 
 
@@ -392,11 +405,11 @@ def main(argv=None) -> dict | list:
             rounds = args.rounds or 1
             result = dict(_best([ours() for _ in range(rounds)], args.mode), rounds=rounds)
         else:
-            rounds = args.rounds or (1 if args.mode == 'train' else 5)
+            rounds = args.rounds or {'train': 1, 'infer': 3}.get(args.mode, 5)
             result = run_side_by_side(args.mode, ours, mmpose_job(args, cfg), python, rounds)
         result['config'] = args.config
-        if args.peak_tflops and 'gflops_per_s' in result:  # model FLOP utilisation
-            result['mfu'] = round(result['gflops_per_s'] / (args.peak_tflops * 1e3), 4)
+        if args.mode in ('train', 'infer'):  # model FLOP utilisation (tools/_gpu_peaks.py)
+            result.update(utilisation_fields(result, args.device, args.peak_tflops))
     print(json.dumps(result))
     return result
 

@@ -12,6 +12,7 @@ poseforge). Jobs:
 - ``{"mode": "train", "model": {...}, "dataset": {...}, "batch_size": B, "iters": N}``: forward,
   backward and Adam step of mmpose's ``TopdownPoseEstimator`` on a collated real batch, FLOPs
   counted with torch's ``FlopCounterMode`` exactly as poseforge's benchmark counts its own;
+- ``{"mode": "infer", ...}`` (same keys): its forward pass in eval mode (``mode='tensor'``);
 - ``{"mode": "metrics", "num": N}``: mmpose's ``keypoint_pck_accuracy`` + ``keypoint_auc`` +
   ``keypoint_epe`` over N x 21 keypoints, with the metric values for a cross-check.
 
@@ -56,18 +57,45 @@ def time_pipeline(job: dict) -> dict:
     return dict(samples=iters, seconds=round(elapsed, 4), samples_per_s=round(iters / elapsed, 2))
 
 
-def time_train(job: dict) -> dict:
+def _model_and_batch(job: dict):
+    """mmpose's model (``channels_last`` on request) and a collated batch of the job's data."""
     import torch
     from mmengine.dataset import pseudo_collate
-    from torch.utils.flop_counter import FlopCounterMode
     from mmpose.registry import MODELS
 
     dataset = _build_dataset(job['dataset'])
-    batch_size, iters = int(job['batch_size']), int(job['iters'])
+    batch_size = int(job['batch_size'])
     batch = pseudo_collate([dataset[i % len(dataset)] for i in range(batch_size)])
     model = MODELS.build(job['model'])
     if job.get('channels_last'):
         model = model.to(memory_format=torch.channels_last)
+    return model, batch
+
+
+def _timed(step, iters: int, batch_size: int) -> dict:
+    """FLOPs of one ``step`` (torch's FlopCounterMode, as poseforge counts), two warm-up
+    steps, then ``iters`` timed ones."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    flops = counter.get_total_flops()
+    for _ in range(2):
+        step()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    elapsed = time.perf_counter() - start
+    return dict(batch_size=batch_size, iters=iters, seconds=round(elapsed, 4),
+                samples_per_s=round(iters * batch_size / elapsed, 2),
+                ms_per_image=round(elapsed / (iters * batch_size) * 1e3, 3),
+                gflop_per_sample=round(flops / batch_size / 1e9, 3),
+                gflops_per_s=round(flops * iters / elapsed / 1e9, 2))
+
+
+def time_train(job: dict) -> dict:
+    import torch
+    model, batch = _model_and_batch(job)
     model.train()
     optim = torch.optim.Adam(model.parameters(), lr=1e-4)
 
@@ -81,20 +109,24 @@ def time_train(job: dict) -> dict:
         loss.backward()
         optim.step()
 
-    counter = FlopCounterMode(display=False)
-    with counter:
-        step()
-    flops = counter.get_total_flops()
-    for _ in range(2):
-        step()
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    elapsed = time.perf_counter() - start
-    return dict(batch_size=batch_size, iters=iters, seconds=round(elapsed, 4),
-                samples_per_s=round(iters * batch_size / elapsed, 2),
-                gflop_per_sample=round(flops / batch_size / 1e9, 3),
-                gflops_per_s=round(flops * iters / elapsed / 1e9, 2))
+    return _timed(step, int(job['iters']), int(job['batch_size']))
+
+
+def time_infer(job: dict) -> dict:
+    """mmpose's forward pass (``mode='tensor'``: backbone + head, no decoding), eval mode."""
+    import torch
+    model, batch = _model_and_batch(job)
+    model.eval()
+    data = model.data_preprocessor(batch, training=False)
+    inputs = data['inputs']
+    if job.get('channels_last'):
+        inputs = inputs.contiguous(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def step() -> None:
+        model(inputs, None, mode='tensor')
+
+    return _timed(step, int(job['iters']), int(job['batch_size']))
 
 
 def time_metrics(job: dict) -> dict:
@@ -105,7 +137,8 @@ def time_metrics(job: dict) -> dict:
                             int(job['num']), int(job.get('repeats', 3)))
 
 
-MODES = {'pipeline': time_pipeline, 'train': time_train, 'metrics': time_metrics}
+MODES = {'pipeline': time_pipeline, 'train': time_train, 'infer': time_infer,
+         'metrics': time_metrics}
 
 
 def main() -> None:

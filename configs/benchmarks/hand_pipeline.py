@@ -2,7 +2,8 @@
 # training pipeline (random flip, random scale 0.7-1.3 / rotation / shift, affine crop, Gaussian
 # targets, packing) plus photometric augmentation, on the OneHand10K images in the shared
 # fixtures (the same files the mmpose figures in docs/benchmarks.md were measured on), decoded
-# as poseforge's training presets do (reduced-size JPEG decoding when the crop allows it). The
+# as poseforge's training presets do (only the JPEG region the crop reads, at reduced size when
+# the crop allows it). The
 # rows compared with mmpose set the photometric step to nothing
 # (--step-options PhotometricAug.transforms=[]) or to mmpose's PhotometricDistortion recipe
 # (transforms=photometric_distortion).

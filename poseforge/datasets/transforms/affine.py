@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 
 from poseforge.datasets.transforms.base import BaseTransform
+from poseforge.datasets.transforms.jpeg_region import (decode_region, needed_box,
+                                                       orientation_matrix)
 from poseforge.datasets.transforms.loading import REDUCE_FACTORS, EncodedImage
 from poseforge.registry import TRANSFORMS
 
@@ -122,6 +124,21 @@ def max_reduction(matrix: np.ndarray, max_factor: int = 8) -> int:
     return 1
 
 
+def rgbx_box(img: np.ndarray, matrix: np.ndarray,
+             output_size: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """For an RGB uint8 ``img``: the box a bilinear warp by ``matrix`` to ``output_size`` reads,
+    as RGBX, and the matrix from its px. OpenCV's ``warpAffine`` has a SIMD path for four 8-bit
+    channels that three lack (about 2x faster at 256-368 px crops); converting the box costs
+    ~0.13 ms per Mpx here, far less. The warped values are the same per channel."""
+    box = needed_box(matrix, output_size, (img.shape[1], img.shape[0]))
+    if box is None:  # the crop lies wholly outside the image: all border
+        return np.zeros((1, 1, 4), np.uint8), matrix
+    x0, y0, x1, y1 = box
+    part = cv2.cvtColor(img[y0:y1 + 1, x0:x1 + 1], cv2.COLOR_RGB2RGBA)
+    offset = np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], dtype=np.float64)
+    return part, matrix @ offset
+
+
 # --------------------------------------------------------------------------- the transform
 @TRANSFORMS.register_module()
 class TopdownAffine(BaseTransform):
@@ -167,19 +184,38 @@ class TopdownAffine(BaseTransform):
         results['input_scale'] = scale
         return get_warp_matrix(center, scale, rotation, self.input_size, self.use_udp)
 
-    def _source(self, results: dict, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The pixels to warp and the 3x3 map from their px to input px.
+    def _source(self, results: dict,
+                matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The pixels to warp, the 3x3 map from their px to input px, and whether the pixels
+        are RGBX standing for RGB (the X to be dropped after the warp).
 
-        A deferred JPEG is decoded here at the largest reduction the warp allows, and the
-        reduction is folded into the matrix.
+        A deferred JPEG is decoded here at the largest reduction the warp allows, only the
+        region the warp reads (``jpeg_region``; RGBX), and the reduction, the region's offset
+        and the EXIF orientation are folded into the matrix. Without libturbojpeg, or for a JPEG it refuses,
+        OpenCV decodes the whole image at that reduction. An RGB uint8 image is handed on as
+        the RGBX copy of the box the warp reads (:func:`rgbx_box`).
         """
         encoded: EncodedImage | None = results.pop('encoded_img', None)
-        if results.get('img') is not None:
-            return results['img'], matrix
-        if encoded is None:
-            raise KeyError("TopdownAffine: no 'img' in results: put LoadImage first")
-        source, factor = encoded.decode_reduced(max_reduction(matrix, self.max_reduce))
-        return source, matrix @ reduction_matrix(factor)
+        img = results.get('img')
+        if img is None:
+            if encoded is None:
+                raise KeyError("TopdownAffine: no 'img' in results: put LoadImage first")
+            factor = max_reduction(matrix, self.max_reduce)
+            if not encoded.to_float32:
+                stored = (encoded.width, encoded.height)  # as in the file: EXIF not applied
+                from_stored = (matrix if encoded.orientation == 1 else
+                               matrix @ orientation_matrix(encoded.orientation, stored))
+                box = needed_box(from_stored, self.input_size, stored)
+                if box is None:  # the crop lies wholly outside the image: all border
+                    return np.zeros((1, 1, 4), np.uint8), matrix, True
+                region = decode_region(encoded.data, box, factor)
+                if region is not None:
+                    return region.pixels, from_stored @ region.to_image, True
+            img, factor = encoded.decode_reduced(factor)
+            matrix = matrix @ reduction_matrix(factor)
+        if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
+            return img, matrix, False
+        return (*rgbx_box(img, matrix, self.input_size), True)
 
     def transform(self, results: dict) -> dict:
         crop = to_3x3(self.crop_matrix(results))
@@ -192,10 +228,13 @@ class TopdownAffine(BaseTransform):
 
         # source px (what cv2 will read) -> input px
         source_to_input = crop @ flip if results.get('flip_pending') else crop
-        source, source_to_input = self._source(results, source_to_input)
-        results['img'] = cv2.warpAffine(source, source_to_input[:2], self.input_size,
-                                        flags=cv2.INTER_LINEAR,
-                                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        source, source_to_input, rgbx = self._source(results, source_to_input)
+        warped = cv2.warpAffine(source, source_to_input[:2], self.input_size,
+                                flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                borderValue=0)
+        if rgbx:
+            warped = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
+        results['img'] = warped
         results['flip_pending'] = False
 
         keypoints = results.get('keypoints')

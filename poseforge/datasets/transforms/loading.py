@@ -7,13 +7,15 @@ the dataset skips and counts such samples in training and raises in test mode.
 
 ``LoadImage(reduce='auto')`` is the fast path for top-down training. For a JPEG it only reads the
 bytes and the header (size, EXIF orientation) and leaves an :class:`EncodedImage` under
-``results['encoded_img']`` instead of ``img``. ``TopdownAffine`` then decodes it with libjpeg's
-DCT scaling (``cv2.IMREAD_REDUCED_*``, 1/2, 1/4 or 1/8 size) whenever the crop would be
-downsampled by at least that factor anyway, and folds the reduction into its single warp: a small
-box in a large photo costs a fraction of a full decode. Anything that needs the full-size image
-before ``TopdownAffine`` must call :func:`get_image` (the transforms here do), which decodes it
-and applies a flip that ``RandomFlip`` deferred. Non-JPEG files, and JPEGs with a rotating EXIF
-orientation, are decoded eagerly as with ``'never'``.
+``results['encoded_img']`` instead of ``img``. ``TopdownAffine`` then decodes only the region
+its crop reads, with libjpeg's DCT scaling (1/2, 1/4 or 1/8 size) whenever the crop would be
+downsampled by at least that factor anyway (:mod:`~poseforge.datasets.transforms.jpeg_region`;
+OpenCV's ``cv2.IMREAD_REDUCED_*`` when that decoder does not apply), and folds the region, the
+reduction and the EXIF orientation into its single warp: a small box in a large photo costs a
+fraction of a full decode. ``img_shape`` is the image as displayed (EXIF orientation applied,
+as OpenCV decodes it). Anything that needs the full-size image before ``TopdownAffine`` must
+call :func:`get_image` (the transforms here do), which decodes it and applies a flip that
+``RandomFlip`` deferred. Non-JPEG files are decoded eagerly as with ``'never'``.
 """
 from __future__ import annotations
 
@@ -99,7 +101,9 @@ def jpeg_header(data: np.ndarray | bytes) -> tuple[int, int, int] | None:
     Only the header is read (a few hundred bytes). ``height``/``width`` are as stored; OpenCV
     applies the EXIF orientation when decoding, swapping them for orientations 5-8.
     """
-    buf = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    # a view, not a copy of the whole file: only the markers before the frame header are read
+    buf = (memoryview(np.ascontiguousarray(data)).cast('B') if isinstance(data, np.ndarray)
+           else bytes(data))
     if buf[:2] != b'\xff\xd8':
         return None
     orientation, i, n = 1, 2, len(buf)
@@ -158,13 +162,25 @@ def jpeg_is_complete(data: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class EncodedImage:
-    """A read but not yet decoded image (``LoadImage(reduce='auto')``); ``decode`` on demand."""
+    """A read but not yet decoded image (``LoadImage(reduce='auto')``); ``decode`` on demand.
+
+    ``height``/``width`` are as stored in the file; ``orientation`` is its EXIF orientation
+    (1-8), which decoding applies (``shape``: the displayed ``(h, w)``, swapped for 5-8).
+    """
 
     path: str
     data: np.ndarray = field(repr=False)
     height: int
     width: int
     to_float32: bool = False
+    orientation: int = 1
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(h, w)`` as displayed, i.e. as decoded (EXIF orientation applied)."""
+        if self.orientation >= 5:
+            return self.width, self.height
+        return self.height, self.width
 
     def decode(self, reduce: int = 1) -> np.ndarray:
         """RGB image at ``1/reduce`` size (``ceil``); ``OSError`` if the data is corrupt."""
@@ -172,14 +188,19 @@ class EncodedImage:
 
     def decode_reduced(self, reduce: int) -> tuple[np.ndarray, int]:
         """``(image, factor)``: decoded at ``1/reduce``, or at full size (factor 1) should the
-        decoder not produce the ``ceil(size / reduce)`` image that the geometry relies on."""
+        decoder not produce the ``ceil(size / reduce)`` image that the geometry relies on. An
+        EXIF-oriented JPEG is decoded at full size: a mirrored reduced image is offset by a
+        fraction of a pixel whenever its size is not a multiple of the reduction."""
+        if self.orientation != 1:
+            reduce = 1
         img = decode_image(self.data, self.path, reduce)
-        expected = (-(-self.height // reduce), -(-self.width // reduce))
+        height, width = self.shape
+        expected = (-(-height // reduce), -(-width // reduce))
         if img.shape[:2] != expected:
             if reduce != 1:
                 return self.decode_reduced(1)
             raise OSError(f"cannot decode image '{self.path}': header says "
-                          f'{self.height}x{self.width}, data decodes to {img.shape[:2]}')
+                          f'{height}x{width}, data decodes to {img.shape[:2]}')
         return (img.astype(np.float32) if self.to_float32 else img), reduce
 
 
@@ -225,11 +246,10 @@ class LoadImage(BaseTransform):
                 raise KeyError("LoadImage: results have neither 'img' nor 'img_path'")
             data = read_image_bytes(path)
             header = jpeg_header(data) if self.reduce == 'auto' else None
-            if header is not None and header[2] == 1:
-                height, width, _ = header
-                results['encoded_img'] = EncodedImage(str(path), data, height, width,
-                                                      self.to_float32)
-                results['img_shape'] = results['ori_shape'] = (height, width)
+            if header is not None:
+                encoded = EncodedImage(str(path), data, *header[:2], self.to_float32, header[2])
+                results['encoded_img'] = encoded
+                results['img_shape'] = results['ori_shape'] = encoded.shape
                 return results
             img = decode_image(data, path)
         if self.to_float32 and img.dtype != np.float32:

@@ -171,6 +171,8 @@ class PhotometricAug(BaseTransform):
         return f'{type(self).__name__}(transforms={self.transforms!r})'
 
     def transform(self, results: dict) -> dict:
+        if not self.transforms:  # transforms=[] (a benchmark row's "no photometric"): a no-op
+            return results
         seed = int(np.random.randint(0, 2**31 - 1))
         self.compose.set_random_state(np.random.default_rng(seed), random.Random(seed))
         img = get_image(results)

@@ -16,9 +16,9 @@ def topdown_train_pipeline(codec: dict, padding: float = 1.25, photometric: bool
     (``bbox_transform`` overrides :class:`RandomBBoxTransform`'s defaults), one affine crop to
     the codec's input size, photometric augmentation on the crop, targets, packing.
 
-    JPEG decoding is deferred to the crop (``LoadImage(reduce='auto')``), which decodes at 1/2,
-    1/4 or 1/8 size whenever the crop shrinks the box by that much anyway; evaluation decodes
-    at full size so that its crops are exactly mmpose's."""
+    JPEG decoding is deferred to the crop (``LoadImage(reduce='auto')``), which decodes only the
+    region it reads, at 1/2, 1/4 or 1/8 size whenever the crop shrinks the box by that much
+    anyway; evaluation decodes at full size so that its crops are exactly mmpose's."""
     pipeline = [
         dict(type='LoadImage', reduce='auto'),
         dict(type='GetBBoxCenterScale', padding=padding),
