@@ -148,7 +148,7 @@ def test_flip_test_runs_through_the_structure_heads(config: str) -> None:
     """SIA-GCN and R-MGMN (marginals) predict with flip test: the mirrored pass goes through
     their heads, so the prediction of a mirrored crop is the mirror of the crop's."""
     from poseforge.utils.config import load_config
-    from tests.conftest import ROOT
+    from conftest import ROOT
 
     cfg = load_config(str(ROOT / config))
     cfg.model.test_cfg = dict(flip_test=True, flip_indices=HAND21.flip_indices)

@@ -6,9 +6,11 @@
 # dataset (a second _base_ from configs/_base_/datasets/), then set each dataloader's pipeline.
 # The original starts from ImageNet VGG19 weights: pass a torchvision-layout file with
 #   --cfg-options model.backbone.pretrained=path/to/vgg19.pth
-# It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
+# Evaluation: each leaf adds the paper's own PCK (_base_/datasets/_nsrm_pck.py) to its dataset's
+# metrics. It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
 # photometric) so that the comparison with CPM isolates the structure regularisation.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
+          '../_base_/datasets/_nsrm_pck.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
 
 
