@@ -160,6 +160,11 @@ def test_keypoint_mse_loss_hand_computed() -> None:
     changed[0, 1] = 100.0
     assert KeypointMSELoss()(changed, target, zero_k1).item() == pytest.approx(1 / 4 / 2)
     assert KeypointMSELoss()(pred.bfloat16(), target, weights).dtype == torch.float32
+    # the CPM / NSRM papers' normalisation: sum / (B*H*W) summed over keypoints
+    summed = KeypointMSELoss(keypoint_reduction='sum')(pred, target, weights)
+    assert summed.item() == pytest.approx(1 / 4 + 0.5 * 5 / 4)
+    with pytest.raises(ValueError, match='keypoint_reduction'):
+        KeypointMSELoss(keypoint_reduction='none')
 
 
 def test_head_losses_per_stage_and_accuracy() -> None:
