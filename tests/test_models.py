@@ -160,6 +160,11 @@ def test_keypoint_mse_loss_hand_computed() -> None:
     changed[0, 1] = 100.0
     assert KeypointMSELoss()(changed, target, zero_k1).item() == pytest.approx(1 / 4 / 2)
     assert KeypointMSELoss()(pred.bfloat16(), target, weights).dtype == torch.float32
+    # the CPM / NSRM papers' normalisation: sum / (B*H*W) summed over keypoints
+    summed = KeypointMSELoss(keypoint_reduction='sum')(pred, target, weights)
+    assert summed.item() == pytest.approx(1 / 4 + 0.5 * 5 / 4)
+    with pytest.raises(ValueError, match='keypoint_reduction'):
+        KeypointMSELoss(keypoint_reduction='none')
 
 
 def test_head_losses_per_stage_and_accuracy() -> None:
@@ -241,28 +246,23 @@ def test_predict_maps_input_px_to_image_px() -> None:
 
 
 def test_flip_test_averages_mirrored_prediction() -> None:
-    # a left/right-symmetric model output: keypoint 1 is keypoint 0 mirrored
-    m0 = gaussian(16, 16, 3, 6)
-    symmetric = torch.stack([m0, m0.flip(-1)])[None]
-    model = light_estimator(num_keypoints=2, flip_test=True, flip_indices=[1, 0])
-    model.backbone = FixedMaps(symmetric)
-    inputs = torch.randn(1, 3, 64, 64)
-    plain = model.head.predict(model.backbone(inputs))
-    torch.testing.assert_close(model.predict_heatmaps(inputs), plain)
-    model.test_cfg['flip_indices'] = [0, 1]  # the wrong pairing blurs both maps
-    assert not torch.allclose(model.predict_heatmaps(inputs), plain)
-
     # content-dependent model: the flipped pass really sees the mirrored input
+    model = light_estimator(num_keypoints=2, flip_test=True)
     model.backbone = PoolChannels(2)
-    model.test_cfg.pop('flip_indices')
     x = torch.zeros(1, 3, 64, 64)
-    x[0, 0, 8:12, 4:8] = 1.0
-    x[0, 1, 40:44, 20:24] = 1.0
+    x[0, 0, 8:12, 4:8] = 1.0  # keypoint 0 -> cell (1, 2) = input px (4, 8)
+    x[0, 1, 40:44, 20:24] = 1.0  # keypoint 1 -> cell (5, 10) = (20, 40)
     samples = dict(meta=[dict(flip_indices=[1, 0], input_to_image=np.eye(2, 3))])
+    # the mirror's maps: keypoint 0 at (56, 8), keypoint 1 at (40, 40) (its own px); mapped
+    # back with x -> 63 - x and the pairs swapped: keypoint 0 <- (23, 40), 1 <- (7, 8)
+    out = model.predict_keypoints(x, samples)
+    torch.testing.assert_close(out['keypoints'], torch.tensor([[[13.5, 24.0], [13.5, 24.0]]]))
+    model.test_cfg['flip_indices'] = [0, 1]  # no pairs: each keypoint with its own mirror
+    torch.testing.assert_close(model.predict_keypoints(x)['keypoints'],
+                               torch.tensor([[[5.5, 8.0], [21.5, 40.0]]]))
     pooled = nn.functional.avg_pool2d(x[:, :2], 4)
-    both = 0.5 * (pooled[:, 0] + pooled[:, 1])  # each map = its own + its pair's, mirrored back
-    torch.testing.assert_close(model.predict_heatmaps(x, samples), torch.stack([both, both], 1))
     torch.testing.assert_close(flip_heatmaps(flip_heatmaps(pooled, [1, 0]), [1, 0]), pooled)
+    model.test_cfg.pop('flip_indices')
     with pytest.raises(ValueError, match='flip_indices'):
         model.predict_heatmaps(x, dict(meta=[{}]))
 
@@ -274,7 +274,9 @@ def test_predict_with_flip_test_keeps_symmetric_keypoints() -> None:
     batch = tiny_batch(batch=1, k=2, size=64)
     batch['data_samples']['meta'][0]['flip_indices'] = [1, 0]
     result = model.test_step(batch)[0]
-    np.testing.assert_allclose(result['pred_keypoints'], [[12, 24], [48, 24]])
+    # the same maps for the mirror: (12, 24) and (48, 24) there are (51, 24) and (15, 24) here
+    np.testing.assert_allclose(result['pred_keypoints'], [[13.5, 24], [49.5, 24]])
+    np.testing.assert_allclose(result['pred_keypoints_grid'], [[13.5, 24], [49.5, 24]])
     assert result['pred_heatmaps'].shape == (2, 16, 16)
 
 

@@ -8,9 +8,12 @@
 Defaults: CPM, NSRM (LPM, G1&6), SIA-GCN and R-MGMN, all on the quick start's light trunk and
 generated hands (made with the quick start's command when ``--data-root`` is missing). Each
 model trains with tools/train.py, is evaluated with tools/eval.py on the test split, and is
-measured with tools/benchmark.py; the result is a markdown table (PCK@0.2, AUC, EPE,
-parameters, train samples/s, inference ms/image) and a PCK-vs-threshold plot beside it. On real
-data pass dataset configs (e.g. configs/cpm/cpm_vgg19_onehand10k-368.py and the NSRM ones).
+measured with tools/benchmark.py; the result is a markdown table (PCK@0.2, AUC, EPE, the NSRM
+paper's mean PCK over t = 0.04 .. 0.12 of the tight box from the arg-max cells, parameters,
+train samples/s, inference ms/image) and a PCK-vs-threshold plot beside it. A model whose head
+can predict from more than one output (R-MGMN: BP marginals or its own unary branch) gets one
+row per output, evaluated from the same checkpoint. On real data pass dataset configs (e.g.
+configs/cpm/cpm_vgg19_onehand10k-368.py and the NSRM ones).
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ DEFAULT_CONFIGS = [
     'configs/rmgmn/rmgmn_light_synth-hands-128_one-stage.py',
 ]
 THRESHOLDS = np.linspace(0.0, 0.3, 31)
+#: extra rows per head type: (row suffix, cfg options) evaluated from the same checkpoint
+EXTRA_OUTPUTS = {'RMGMNHead': [(' (unary branch)', ['model.head.predict_from=unary'])]}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -83,28 +88,48 @@ def parameter_count(config: str) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def pck_vs_threshold(dump_file: str) -> np.ndarray:
-    """PCK (box-normalised, strict <) at each of :data:`THRESHOLDS` from a predictions dump."""
-    from poseforge.evaluation.functional import pck_curve
+def head_type(config: str) -> str:
+    from poseforge.utils.config import load_config
+    return str(load_config(osp.join(ROOT_DIR, config)).model.get('head', {}).get('type', ''))
+
+
+def dump_metrics(dump_file: str) -> dict:
+    """From a predictions dump: PCK (box-normalised, strict <) at each of :data:`THRESHOLDS`
+    and the NSRM paper's mPCK (mean over its thresholds) of the arg-max-cell predictions."""
+    from poseforge.evaluation.functional import nsrm_pck, pck_curve
     records = json.loads(Path(dump_file).read_text())
     pred = np.array([r['pred_keypoints'] for r in records], np.float32)
     gt = np.array([r['keypoints'] for r in records], np.float32)
     mask = np.array([r['keypoints_visible'] for r in records]) > 0
     boxes = np.array([r['bbox'] for r in records], np.float32)
     side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    return pck_curve(pred, gt, mask, np.stack([side, side], 1), THRESHOLDS)[1]
+    curve = pck_curve(pred, gt, mask, np.stack([side, side], 1), THRESHOLDS)[1]
+    mpck = float('nan')
+    if records and all('pred_keypoints_grid' in r for r in records):
+        grid = np.array([r['pred_keypoints_grid'] for r in records], np.float32)
+        mpck = float(nsrm_pck(grid, gt, mask).mean())
+    return dict(pck_curve=curve.tolist(), nsrm_mpck=mpck)
 
 
-def evaluate_one(config: str, args: argparse.Namespace) -> dict:
+def evaluate_checkpoint(config: str, ckpt: str, work: str, tag: str, opts: list[str]) -> dict:
+    """tools/eval.py on the test split: its metrics plus :func:`dump_metrics`."""
+    metrics_file = osp.join(work, f'metrics{tag}.json')
+    dump = osp.join(work, f'predictions{tag}.json')
+    run(['tools/eval.py', config, ckpt, '--work-dir', work, '--out', metrics_file, '--dump',
+         dump, '--cfg-options', *opts])
+    return dict(metrics=json.loads(Path(ROOT_DIR, metrics_file).read_text()),
+                **dump_metrics(osp.join(ROOT_DIR, dump)))
+
+
+def evaluate_one(config: str, args: argparse.Namespace) -> list[dict]:
+    """Train, evaluate and benchmark one config: its row, then one row per extra output of
+    its head (:data:`EXTRA_OUTPUTS`) from the same checkpoint, timing columns shared."""
     name = Path(config).stem
     work = osp.join(args.work_dir, name)
     opts = common_options(args)
     run(['tools/train.py', config, '--work-dir', work, '--resume', '--cfg-options', *opts])
     ckpt = Path(ROOT_DIR, work, 'last_checkpoint').read_text().strip()
-    metrics_file, dump = osp.join(work, 'metrics.json'), osp.join(work, 'predictions.json')
-    run(['tools/eval.py', config, ckpt, '--work-dir', work, '--out', metrics_file, '--dump',
-         dump, '--cfg-options', *opts])
-    metrics = json.loads(Path(ROOT_DIR, metrics_file).read_text())
+    evaluated = evaluate_checkpoint(config, ckpt, work, '', opts)
     bench_opts = [o for o in opts if o.startswith(('train_dataloader', 'val_', 'test_'))]
     train = json.loads(run(['tools/benchmark.py', 'train', config, '--batch-size', '32',
                             '--iters', '5', '--threads', '2', '--cfg-options',
@@ -112,10 +137,14 @@ def evaluate_one(config: str, args: argparse.Namespace) -> dict:
     infer = json.loads(run(['tools/benchmark.py', 'infer', config, '--batch-size', '1',
                             '--iters', '30', '--threads', '2', '--cfg-options',
                             *bench_opts]).strip().splitlines()[-1])
-    return dict(name=name, config=config, metrics=metrics,
-                params=parameter_count(config),
-                train_samples_per_s=train['samples_per_s'], infer_ms=infer['ms_per_image'],
-                pck_curve=pck_vs_threshold(osp.join(ROOT_DIR, dump)).tolist())
+    row = dict(name=name, config=config, params=parameter_count(config),
+               train_samples_per_s=train['samples_per_s'], infer_ms=infer['ms_per_image'],
+               **evaluated)
+    rows = [row]
+    for i, (suffix, extra) in enumerate(EXTRA_OUTPUTS.get(head_type(config), []), start=1):
+        rows.append(dict(row, name=name + suffix, cfg_options=extra,
+                         **evaluate_checkpoint(config, ckpt, work, f'_{i}', opts + extra)))
+    return rows
 
 
 def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
@@ -123,12 +152,16 @@ def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
     lines = [f'Same seed ({args.seed}) and budget ({budget}) for every model; data: '
              f'`{args.data_root or "the configs"}`. Train samples/s: batch 32, 2 threads; '
              'inference: batch 1, 2 threads.', '',
-             '| model | PCK@0.2 | AUC | EPE (px) | parameters | train samples/s | '
-             'inference ms/image |', '|---|---:|---:|---:|---:|---:|---:|']
+             'NSRM-mPCK: the NSRM paper\'s PCK (arg-max cells, t x tight keypoint box, mean over '
+             't = 0.04 .. 0.12). Rows marked "(unary branch)" evaluate the row above\'s '
+             'checkpoint from another output of its head (same model, same timings).', '',
+             '| model | PCK@0.2 | AUC | EPE (px) | NSRM-mPCK | parameters | train samples/s | '
+             'inference ms/image |', '|---|---:|---:|---:|---:|---:|---:|---:|']
     for r in rows:
         m = r['metrics']
         lines.append(f"| {r['name']} | {m.get('PCK@0.2', float('nan')):.4f} | "
                      f"{m.get('AUC', float('nan')):.4f} | {m.get('EPE', float('nan')):.2f} | "
+                     f"{r.get('nsrm_mpck', float('nan')):.4f} | "
                      f"{r['params']:,} | {r['train_samples_per_s']:.1f} | "
                      f"{r['infer_ms']:.2f} |")
     Path(path).write_text('\n'.join(lines) + '\n')
@@ -141,7 +174,8 @@ def plot_curves(rows: list[dict], path: str) -> str:
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in rows:
-        ax.plot(THRESHOLDS, r['pck_curve'], label=r['name'])
+        ax.plot(THRESHOLDS, r['pck_curve'], label=r['name'],
+                linestyle='--' if r.get('cfg_options') else '-')
     ax.set(xlabel='threshold (fraction of the box side)', ylabel='PCK',
            title='PCK vs threshold (test split)', ylim=(0, 1))
     ax.grid(alpha=0.3)
@@ -158,8 +192,9 @@ def main(argv=None) -> list[dict]:
     rows = []
     for config in args.configs:
         print(f'training and evaluating {config} ...', flush=True)
-        rows.append(evaluate_one(config, args))
-        print(json.dumps({k: v for k, v in rows[-1].items() if k != 'pck_curve'}), flush=True)
+        for row in evaluate_one(config, args):
+            rows.append(row)
+            print(json.dumps({k: v for k, v in row.items() if k != 'pck_curve'}), flush=True)
     os.makedirs(osp.join(ROOT_DIR, args.work_dir), exist_ok=True)
     table = write_table(rows, args, args.out or osp.join(ROOT_DIR, args.work_dir, 'compare.md'))
     plot = plot_curves(rows, osp.splitext(table)[0] + '_pck.png')

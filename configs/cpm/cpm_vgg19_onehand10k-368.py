@@ -4,7 +4,8 @@
 # mmpose's json boxes (hand-mask rectangles, 1.1-1.45x the keypoint box) about the same.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
           '../_base_/models/cpm_vgg19_368.py',
-          '../_base_/datasets/onehand10k.py']
+          '../_base_/datasets/onehand10k.py',
+          '../_base_/datasets/_nsrm_pck.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
 
 crop_padding = 2.2 / 1.2
@@ -13,3 +14,6 @@ train_pipeline, test_pipeline = topdown_pipelines(_base_.codec, padding=crop_pad
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
+# The paper's own PCK (arg-max cells, t x the tight box side) beside the dataset's metrics.
+val_evaluator = [*_base_.val_evaluator, _base_.nsrm_pck_metric]
+test_evaluator = val_evaluator

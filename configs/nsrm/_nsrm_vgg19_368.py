@@ -6,10 +6,11 @@
 # dataset (a second _base_ from configs/_base_/datasets/), then set each dataloader's pipeline.
 # The original starts from ImageNet VGG19 weights: pass a torchvision-layout file with
 #   --cfg-options model.backbone.pretrained=path/to/vgg19.pth
-# It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
+# Evaluation: each leaf adds the paper's own PCK (_base_/datasets/_nsrm_pck.py) to its dataset's
+# metrics. It trains without augmentation; these pipelines use the CPM configs' (flip, rotation,
 # photometric) so that the comparison with CPM isolates the structure regularisation.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
-          '../_base_/codecs/msra_368.py']
+          '../_base_/codecs/msra_368.py', '../_base_/datasets/_nsrm_pck.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
 
 model = dict(
@@ -19,8 +20,8 @@ model = dict(
                   num_limb_stages=3, num_keypoint_stages=3),
     head=dict(type='NSRMHead', mask_type='lpm', grouping='G1&6', limb_weight=0.1, g6_weight=0.2,
               limb_sigma=1.0, ldm_width=1.0,
-              # x21: the original sums the MSE over the 21 maps (keeps w's meaning)
-              loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=_base_.codec),
+              # the original sums the MSE over the 21 maps (keeps w's meaning), as CPM's
+              loss=dict(type='KeypointMSELoss', keypoint_reduction='sum'), decoder=_base_.codec),
     test_cfg=dict(flip_test=False),
 )
 

@@ -11,8 +11,9 @@ model = dict(
                   num_limb_stages=3, num_keypoint_stages=3),
     head=dict(_delete_=True, type='NSRMHead', mask_type='lpm', grouping='G1&6', limb_weight=0.1,
               g6_weight=0.2, limb_sigma=1.0,
-              # x21: the original sums the MSE over the 21 maps (keeps w's meaning)
-              loss=dict(type='KeypointMSELoss', loss_weight=21.0), decoder=_base_.codec),
+              # the original sums the MSE over the 21 maps (keeps w's meaning), as CPM's
+              loss=dict(type='KeypointMSELoss', keypoint_reduction='sum'),
+              decoder=_base_.codec),
 )
 
 # NSRMHead builds the limb targets from the exact keypoints in `meta['transformed_keypoints']`

@@ -7,3 +7,6 @@ model = dict(backbone=dict(limb_channels=6),
 train_dataloader = dict(dataset=dict(pipeline=_base_.panoptic_train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=_base_.panoptic_test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=_base_.panoptic_test_pipeline))
+# The paper's own PCK (arg-max cells, t x the tight box side) beside the dataset's metrics.
+val_evaluator = [*_base_.val_evaluator, _base_.nsrm_pck_metric]
+test_evaluator = val_evaluator

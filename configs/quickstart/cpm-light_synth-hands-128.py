@@ -9,7 +9,9 @@ model = dict(
     # channels_last: the light model's convolutions run 1.5-3x faster on CPUs in that layout.
     data_preprocessor=dict(type='PoseDataPreprocessor', channels_last=True),
     backbone=dict(type='CPM', arch='light_s8', num_keypoints=21),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'),
+    # the CPM / NSRM papers' loss: sum / (B*H*W) per stage, summed over the 21 maps
+    head=dict(type='MultiStageHeatmapHead',
+              loss=dict(type='KeypointMSELoss', keypoint_reduction='sum'),
               decoder=_base_.codec),
     test_cfg=dict(flip_test=False),
 )

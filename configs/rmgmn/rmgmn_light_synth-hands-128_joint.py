@@ -5,7 +5,8 @@ _base_ = ['./rmgmn_light_synth-hands-128_pairwise.py']
 
 model = dict(
     backbone=dict(train_stage='joint'),
-    head=dict(unary_weight=0.0, marginal_weight=1.0, kernel_weight=0.0, rotation_weight=1.0),
+    head=dict(unary_weight=0.0, marginal_weight=_base_.marginal_scale, kernel_weight=0.0,
+              rotation_weight=1.0),
 )
 load_from = 'work_dirs/rmgmn_light_synth-hands-128_pairwise/epoch_20.pth'
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-4))

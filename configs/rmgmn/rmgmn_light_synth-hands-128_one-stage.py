@@ -6,7 +6,8 @@ _base_ = ['./rmgmn_light_synth-hands-128_joint.py']
 
 model = dict(
     backbone=dict(train_stage=None),
-    head=dict(unary_weight=1.0, marginal_weight=1.0, kernel_weight=1.0, rotation_weight=1.0),
+    head=dict(unary_weight=1.0, marginal_weight=_base_.marginal_scale, kernel_weight=1.0,
+              rotation_weight=1.0),
 )
 load_from = None
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=2e-3))

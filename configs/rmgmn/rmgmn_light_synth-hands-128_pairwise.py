@@ -6,6 +6,7 @@ _base_ = ['./rmgmn_light_synth-hands-128_unary.py']
 
 model = dict(
     backbone=dict(train_stage='pairwise'),
-    head=dict(unary_weight=0.0, marginal_weight=1.0, kernel_weight=1.0, rotation_weight=0.0),
+    head=dict(unary_weight=0.0, marginal_weight=_base_.marginal_scale, kernel_weight=1.0,
+              rotation_weight=0.0),
 )
 load_from = 'work_dirs/rmgmn_light_synth-hands-128_unary/epoch_20.pth'

@@ -12,5 +12,5 @@ model = dict(
     backbone=dict(_delete_=True, **_base_.rmgmn_backbone, unary=dict(arch='vgg19', num_stages=6),
                   pairwise=dict(arch='vgg19', num_stages=6), kernel_size=45, train_stage=None),
     head=dict(_delete_=True, **_base_.rmgmn_head, decoder=_base_.codec, unary_weight=1.0,
-              marginal_weight=1.0, kernel_weight=1.0, rotation_weight=1.0),
+              marginal_weight=_base_.marginal_scale, kernel_weight=1.0, rotation_weight=1.0),
 )

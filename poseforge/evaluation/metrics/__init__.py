@@ -4,7 +4,8 @@ from .coco_metric import CocoMetric
 from .keypoint_2d_metrics import AUC, EPE, PCKAccuracy
 from .keypoint_3d_metrics import Hand3DMetric
 from .mpii_pckh import MpiiPCKh
+from .nsrm_pck import NSRMPCKAccuracy
 from .prediction_dump import DumpPredictions
 
 __all__ = ['AUC', 'CocoMetric', 'EPE', 'PCKAccuracy', 'Hand3DMetric', 'MpiiPCKh',
-           'DumpPredictions', 'HandBoxAP']
+           'NSRMPCKAccuracy', 'DumpPredictions', 'HandBoxAP']

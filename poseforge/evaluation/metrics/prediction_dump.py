@@ -11,8 +11,8 @@ from mmengine.evaluator import BaseMetric
 from poseforge.utils.fileio import atomic_write_bytes
 from poseforge.registry import METRICS
 
-_KEYS = ('img_path', 'img_id', 'id', 'bbox', 'bbox_score', 'pred_keypoints', 'pred_scores',
-         'keypoints', 'keypoints_visible')
+_KEYS = ('img_path', 'img_id', 'id', 'bbox', 'bbox_score', 'pred_keypoints',
+         'pred_keypoints_grid', 'pred_scores', 'keypoints', 'keypoints_visible')
 
 
 def _plain(value: Any) -> Any:
@@ -31,7 +31,8 @@ class DumpPredictions(BaseMetric):
     writes them to ``out_file`` as a JSON list; reports no metric.
 
     Each record: ``img_path``, ``img_id``, ``id``, ``bbox`` (xyxy), ``bbox_score``,
-    ``pred_keypoints`` (K x 2, image px), ``pred_scores``, ``keypoints``, ``keypoints_visible``.
+    ``pred_keypoints`` (K x 2, image px), ``pred_keypoints_grid`` (the arg-max cells, when the
+    model emits them), ``pred_scores``, ``keypoints``, ``keypoints_visible``.
     """
 
     default_prefix = 'dump'

@@ -3,6 +3,15 @@
 The CPM backbone already ends in the keypoint maps, so this head has no layers: it supervises
 every stage (intermediate supervision, Wei et al. 2016; NSRM's ``CPM/main.py`` sums the MSE of
 all six stages against the same target) and decodes the last stage with the keypoint codec.
+
+CPM's objective (``docs/methods.md``; every poseforge CPM config)::
+
+    loss_kpt = sum_stages s_t * sum_k sum_{b,y,x} w_bk (pred_t - target)^2 / (B * H * W)
+
+i.e. ``KeypointMSELoss(keypoint_reduction='sum')`` per stage, ``s_t = 1`` (``stage_weights``).
+NSRM's keypoint term is this very sum over its keypoint stages (plus its limb BCE), so the CPM
+and NSRM rows of a comparison optimise the same keypoint objective. The head's default loss is
+mmpose's ``KeypointMSELoss`` (the mean over keypoints, K times smaller).
 """
 from __future__ import annotations
 

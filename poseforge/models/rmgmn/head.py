@@ -4,9 +4,14 @@ Four terms, each with its own weight so that the staged training of AGMN is a ma
 (a weight of 0 drops the term; terms whose outputs are absent are skipped):
 
 * ``loss_unary``: the unary maps of every stage against the Gaussian heatmaps, summed over
-  stages (CPM intermediate supervision, :class:`MultiStageHeatmapHead`'s loss);
+  stages (CPM intermediate supervision, :class:`MultiStageHeatmapHead`'s loss); the configs'
+  MSE is AGMN's (``nn.MSELoss``: the mean over keypoints and cells, ``KeypointMSELoss()``), so
+  the kernel and rotation terms keep their scale relative to it;
 * ``loss_marginal``: the mixed BP marginals against the *normalised* heatmaps (each map divided
-  by its sum, as AGMN's ``normalized_heatmap``), with the same MSE;
+  by its sum, as AGMN's ``normalized_heatmap``), with the same MSE. A sigma-1-cell target sums
+  to ``2 pi``, so this term is ``(2 pi)^2 ~ 39.5`` times smaller than the unary one for the
+  same relative error: the configs weigh it by that (``marginal_scale`` in
+  ``configs/_base_/models/rmgmn_hand21.py``), as AGMN scales its terms;
 * ``loss_kernel``: every pairwise stage's raw kernels against AGMN's pretraining targets: for
   edge ``s -> r``, a Gaussian (peak 1) at the kernel centre shifted by the ground-truth offset
   ``p_r - p_s`` in heatmap cells, turned into the upright frame by the angle the model used.
