@@ -166,3 +166,54 @@ def test_flip_test_runs_through_the_structure_heads(config: str) -> None:
         decoded = a['pred_scores'] > 0  # else both passes gave the codec's "no peak" marker
         assert decoded.sum() >= 10
         np.testing.assert_allclose(a['pred_keypoints'][decoded], back[decoded], atol=1e-3)
+
+
+class PerfectMaps3D(PerfectMaps):
+    """:class:`PerfectMaps` with a ``trunk`` submodule (the 3D estimator's feature input)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.trunk = nn.Identity()
+
+    def forward(self, x: Tensor):
+        stages = super().forward(x)
+        self.trunk(stages[-1])
+        return stages
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_3d_estimator_flip_test_decodes_perfect_gaussians_exactly(case: str) -> None:
+    """The 3D estimator's 2D keypoints use the same exact flip test (coordinates averaged),
+    and the mirrored pass's relative depths come back in the plain pass's keypoint order."""
+    input_size, heatmap_size, sigma = CASES[case]
+    codec_cfg = dict(type='MSRAHeatmap', input_size=input_size, heatmap_size=heatmap_size,
+                     sigma=sigma)
+    codec = MSRAHeatmap(input_size, heatmap_size, sigma=sigma)
+    flip_indices = HAND21.flip_indices
+    rng = np.random.default_rng(11)
+    stride = input_size[0] / heatmap_size[0]
+    low, high = 1.5 * stride, np.array(input_size) - 1 - 1.5 * stride
+    keypoints = rng.uniform(low, high, (2, 21, 2)).astype(np.float32)
+    inputs = marked_inputs(2, *input_size)
+    expected = keypoints + INPUT_TO_IMAGE[:, 2]
+    for flip_test in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(dict(
+            type='Topdown3DPoseEstimator', backbone=PerfectMaps3D(codec, keypoints, flip_indices),
+            head=dict(type='MultiStageHeatmapHead', decoder=codec_cfg),
+            depth_head=dict(type='RelativeDepthHead', in_channels=21, num_keypoints=21,
+                            heatmap_size=heatmap_size, stage_channels=8,
+                            fc_channels=(16,)),
+            depth_from_stage=-1,
+            test_cfg=dict(flip_test=flip_test, flip_indices=list(flip_indices),
+                          granted='none'))).eval()
+        with torch.no_grad():
+            out = model.predict_keypoints_and_depth(inputs)
+            plain_depth = model.forward_pose(inputs)[1]
+            mirrored_depth = model.forward_pose(inputs.flip(-1))[1]
+        predicted = out['keypoints'].numpy() + INPUT_TO_IMAGE[:, 2]
+        error = np.abs(predicted - expected).max()
+        assert error < 0.05, f'flip_test={flip_test}: off by {error:.3f} px'
+        want = (0.5 * (plain_depth + mirrored_depth[:, flip_indices]) if flip_test
+                else plain_depth)
+        torch.testing.assert_close(out['depth'], want)

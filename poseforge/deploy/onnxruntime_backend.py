@@ -1,9 +1,9 @@
 """The onnxruntime backend: a top-down estimator whose heatmap network runs in onnxruntime.
 
 :class:`OnnxRuntimeEstimator` is a :class:`~poseforge.models.estimators.TopdownPoseEstimator`
-(same constructor arguments, same ``state_dict``) whose :meth:`predict_heatmaps` runs an ONNX
-session instead of the torch backbone. Everything around the network stays poseforge's:
-``PoseDataPreprocessor`` normalises, flip test mirrors and averages, the codec's vectorised
+(same constructor arguments, same ``state_dict``) whose network pass (:meth:`_heatmaps`) runs
+an ONNX session instead of the torch backbone. Everything around the network stays poseforge's:
+``PoseDataPreprocessor`` normalises, the exact flip test averages in coordinates, the codec's vectorised
 decoder turns heatmaps into keypoints, ``input_to_image`` maps them to image px. So a config
 switches backends by its model ``type`` alone, and every tool that runs a config (the Runner in
 ``tools/eval.py``, :func:`poseforge.apis.init_model`, the demos) gets the backend for free.
@@ -28,7 +28,6 @@ from torch import Tensor
 from poseforge.deploy.onnx_export import (INPUT_NAME, DeployError, export_onnx_bytes,
                                           model_input_size, require)
 from poseforge.models.estimators.topdown import TopdownPoseEstimator
-from poseforge.models.utils import flip_heatmaps
 from poseforge.registry import MODELS
 
 
@@ -138,13 +137,10 @@ class OnnxRuntimeEstimator(TopdownPoseEstimator):
         maps = self.session(inputs.detach().float().cpu().contiguous().numpy())
         return torch.from_numpy(maps).to(inputs.device)
 
-    def predict_heatmaps(self, inputs: Tensor, data_samples: Mapping | None = None) -> Tensor:
-        """As the torch estimator's (flip test included), the network run by onnxruntime."""
-        heatmaps = self._run(inputs)
-        if self.test_cfg.get('flip_test', False):
-            flipped = self._run(inputs.flip(-1))
-            heatmaps = 0.5 * (heatmaps + flip_heatmaps(flipped, self._flip_indices(data_samples)))
-        return heatmaps
+    def _heatmaps(self, inputs: Tensor) -> Tensor:
+        """One pass of the network, run by onnxruntime; prediction, decoding and the exact
+        flip test are the torch estimator's."""
+        return self._run(inputs).float()
 
 
 def onnxruntime_model_cfg(model_cfg: Mapping, onnx_file: str | None = None,

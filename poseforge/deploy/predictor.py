@@ -5,8 +5,8 @@ transforms, collation): right for files, too slow for a 60 FPS loop. This predic
 same crops with the same maths (``GetBBoxCenterScale`` padding, ``fix_aspect_ratio``,
 ``get_warp_matrix``, one ``cv2.warpAffine`` per box into a preallocated batch), normalises the
 whole batch at once in the model's data preprocessor, runs the heatmap network once (torch or
-onnxruntime: whatever :meth:`predict_heatmaps` the model has), decodes with the codec's
-vectorised ``batch_decode`` and maps every keypoint to image px with one ``einsum``.
+onnxruntime: the model's :meth:`predict_keypoints`, which decodes with the codec and runs the
+exact flip test when it is on) and maps every keypoint to image px with one ``einsum``.
 """
 from __future__ import annotations
 
@@ -74,12 +74,14 @@ class TopdownBatchPredictor:
         return batch, np.stack([invert_affine(m) for m in mats]) if len(mats) else mats
 
     @torch.no_grad()
-    def heatmaps(self, crops: np.ndarray) -> torch.Tensor:
-        """``(N, K, h, w)`` float32 heatmaps of uint8 crops ``(N, h, w, 3)``."""
+    def keypoints(self, crops: np.ndarray) -> dict[str, torch.Tensor]:
+        """The model's ``predict_keypoints`` of uint8 crops ``(N, h, w, 3)``: ``keypoints``
+        (N, K, 2) input px, ``scores`` (N, K), ``heatmaps`` (N, K, h, w); with the estimator's
+        exact flip test when the config turns it on."""
         inputs = torch.from_numpy(crops).permute(0, 3, 1, 2)  # NHWC memory = channels_last
         inputs = self.model.data_preprocessor.normalize(inputs)
         samples = dict(meta=self._flip_meta) if self._flip_meta else None
-        return self.model.predict_heatmaps(inputs, samples)
+        return self.model.predict_keypoints(inputs, samples)
 
     @torch.no_grad()
     def __call__(self, image: np.ndarray, boxes: Sequence | np.ndarray,
@@ -99,11 +101,11 @@ class TopdownBatchPredictor:
                 out['heatmaps'] = None
             return out
         crops, input_to_image = self.crops(image, boxes)
-        maps = self.heatmaps(crops)
-        keypoints, scores = self.model.head.decode(maps)
-        keypoints = map_to_image(keypoints.cpu().numpy(), input_to_image).astype(np.float32)
-        out = dict(keypoints=keypoints, keypoint_scores=scores.cpu().numpy().astype(np.float32),
-                   boxes=boxes)
+        pred = self.keypoints(crops)
+        keypoints = map_to_image(pred['keypoints'].cpu().numpy(),
+                                 input_to_image).astype(np.float32)
+        out = dict(keypoints=keypoints,
+                   keypoint_scores=pred['scores'].cpu().numpy().astype(np.float32), boxes=boxes)
         if return_heatmaps:
-            out['heatmaps'] = maps.cpu().numpy()
+            out['heatmaps'] = pred['heatmaps'].cpu().numpy()
         return out

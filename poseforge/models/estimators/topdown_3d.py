@@ -29,12 +29,14 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import torch
 from torch import Tensor, nn
 
 from poseforge.codecs.relative_depth import (reconstruct_3d, reconstruct_3d_estimated,
                                              undistort_points)
 from poseforge.models.estimators.topdown import TopdownPoseEstimator, _build, map_to_image
 from poseforge.models.heads.multi_stage_heatmap_head import as_stage_list
+from poseforge.models.utils import average_flip_predictions, flip_keypoints
 from poseforge.registry import KEYPOINT_CODECS, MODELS
 
 __all__ = ['Topdown3DPoseEstimator', 'GIVEN_GT', 'GIVEN_NONE']
@@ -144,28 +146,38 @@ class Topdown3DPoseEstimator(TopdownPoseEstimator):
         raise ValueError(f"Invalid mode '{mode}': expected 'loss', 'predict' or 'tensor'")
 
     # ------------------------------------------------------------------ prediction
-    def predict_maps_and_depth(self, inputs: Tensor, data_samples: Mapping | None = None
-                               ) -> tuple[Tensor, Tensor]:
-        """Last-stage heatmaps and relative depths, flip-averaged when ``flip_test``.
+    def predict_keypoints_and_depth(self, inputs: Tensor, data_samples: Mapping | None = None
+                                    ) -> dict[str, Tensor]:
+        """``keypoints`` (B, K, 2) input px, ``scores``, relative ``depth`` (B, K) and the
+        last-stage ``heatmaps``; with ``flip_test`` the exact flip test of
+        :meth:`TopdownPoseEstimator.predict_keypoints` (decoded coordinates averaged).
 
         A flip leaves every relative depth unchanged, so the mirrored crop's depths are only
         reordered by the flip indices before averaging.
         """
         stages, depth = self.forward_pose(inputs)
         heatmaps = self.head.predict(stages).float()
-        if self.test_cfg.get('flip_test', False):
-            from poseforge.models.utils import flip_heatmaps
-            order = list(self._flip_indices(data_samples))
-            f_stages, f_depth = self.forward_pose(inputs.flip(-1))
-            heatmaps = 0.5 * (heatmaps + flip_heatmaps(self.head.predict(f_stages).float(),
-                                                       order))
-            depth = 0.5 * (depth + f_depth[:, order])
-        return heatmaps, depth
+        if not self.test_cfg.get('flip_test', False):
+            keypoints, scores = self.head.decode(heatmaps)
+            return dict(keypoints=keypoints.float(), scores=scores.float(), depth=depth,
+                        heatmaps=heatmaps)
+        order = list(self._flip_indices(data_samples))
+        f_stages, f_depth = self.forward_pose(inputs.flip(-1))
+        flipped = self.head.predict(f_stages).float()
+        keypoints, scores = self.head.decode(torch.cat([heatmaps, flipped]))
+        keypoints, flipped_keypoints = keypoints.float().chunk(2)
+        scores, flipped_scores = scores.float().chunk(2)
+        keypoints, scores = average_flip_predictions(
+            keypoints, scores, flip_keypoints(flipped_keypoints, order, inputs.shape[-1]),
+            flipped_scores)
+        return dict(keypoints=keypoints, scores=scores, depth=0.5 * (depth + f_depth[:, order]),
+                    heatmaps=self._average_flipped_maps(heatmaps, flipped, inputs.shape[-1],
+                                                        order))
 
     def predict(self, inputs: Tensor, data_samples: Mapping | None = None) -> list[dict]:
-        heatmaps, depth = self.predict_maps_and_depth(inputs, data_samples)
-        keypoints, scores = self.head.decode(heatmaps)
-        keypoints = keypoints.detach().float().cpu().numpy()
+        out = self.predict_keypoints_and_depth(inputs, data_samples)
+        heatmaps, depth, scores = out['heatmaps'], out['depth'], out['scores']
+        keypoints = out['keypoints'].detach().float().cpu().numpy()
         metas: list[dict] = list((data_samples or {}).get('meta') or [])
         if metas:
             keypoints = map_to_image(keypoints, np.stack(
