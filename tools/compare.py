@@ -93,17 +93,29 @@ def head_type(config: str) -> str:
     return str(load_config(osp.join(ROOT_DIR, config)).model.get('head', {}).get('type', ''))
 
 
-def dump_metrics(dump_file: str) -> dict:
-    """From a predictions dump: PCK (box-normalised, strict <) at each of :data:`THRESHOLDS`
-    and the NSRM paper's mPCK (mean over its thresholds) of the arg-max-cell predictions."""
-    from poseforge.evaluation.functional import nsrm_pck, pck_curve
-    records = json.loads(Path(dump_file).read_text())
+def _pck_curve(records: list[dict]) -> np.ndarray:
+    from poseforge.evaluation.functional import pck_curve
     pred = np.array([r['pred_keypoints'] for r in records], np.float32)
     gt = np.array([r['keypoints'] for r in records], np.float32)
     mask = np.array([r['keypoints_visible'] for r in records]) > 0
     boxes = np.array([r['bbox'] for r in records], np.float32)
     side = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
-    curve = pck_curve(pred, gt, mask, np.stack([side, side], 1), THRESHOLDS)[1]
+    return pck_curve(pred, gt, mask, np.stack([side, side], 1), THRESHOLDS)[1]
+
+
+def pck_vs_threshold(dump_file: str) -> np.ndarray:
+    """PCK (box-normalised, strict <) at each of :data:`THRESHOLDS` from a predictions dump."""
+    return _pck_curve(json.loads(Path(dump_file).read_text()))
+
+
+def dump_metrics(dump_file: str) -> dict:
+    """From a predictions dump: PCK (box-normalised, strict <) at each of :data:`THRESHOLDS`
+    and the NSRM paper's mPCK (mean over its thresholds) of the arg-max-cell predictions."""
+    from poseforge.evaluation.functional import nsrm_pck
+    records = json.loads(Path(dump_file).read_text())
+    curve = _pck_curve(records)
+    gt = np.array([r['keypoints'] for r in records], np.float32)
+    mask = np.array([r['keypoints_visible'] for r in records]) > 0
     mpck = float('nan')
     if records and all('pred_keypoints_grid' in r for r in records):
         grid = np.array([r['pred_keypoints_grid'] for r in records], np.float32)
