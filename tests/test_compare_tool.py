@@ -36,9 +36,10 @@ def test_rmgmn_gets_a_unary_branch_row(tmp_path) -> None:
     row = dict(name='rmgmn', metrics={'PCK@0.2': 0.5, 'AUC': 0.4, 'EPE': 9.0}, nsrm_mpck=0.3,
                params=10, train_samples_per_s=1.0, infer_ms=2.0)
     rows = [row, dict(row, name='rmgmn (unary branch)', metrics={'PCK@0.2': 0.4})]
-    args = argparse.Namespace(seed=0, epochs=5, data_root='data/synth_hands')
+    args = argparse.Namespace(seed=0, epochs=5, data_root='data/synth_hands', threads=1)
     text = (tmp_path / 't.md').read_text() if compare.write_table(
         rows, args, str(tmp_path / 't.md')) else ''
     assert 'budget (5 epochs)' in text and '| NSRM-mPCK |' in text
+    assert 'batch 32, 1 thread(s)' in text  # the timing columns say how they were run
     assert '| rmgmn (unary branch) | 0.4000 |' in text and '| 0.3000 |' in text
     assert (ROOT / config).is_file()

@@ -49,13 +49,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--work-dir', default='work_dirs/compare')
     parser.add_argument('--out', default=None, help='markdown table (default: in --work-dir)')
+    parser.add_argument('--threads', type=int, default=2,
+                        help='torch threads of every training, evaluation and timing (2; on a '
+                             'machine shared with other jobs 1 can be several times faster)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE')
     return parser.parse_args(argv)
 
 
+#: torch threads of every child process (set from ``--threads`` by :func:`main`)
+THREADS = [2]
+
+
 def run(args: list[str]) -> str:
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS[0]), MKL_NUM_THREADS=str(THREADS[0]))
     proc = subprocess.run([sys.executable, *args], cwd=ROOT_DIR, capture_output=True,
-                          text=True)
+                          text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:2])} failed:\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -144,10 +152,10 @@ def evaluate_one(config: str, args: argparse.Namespace) -> list[dict]:
     evaluated = evaluate_checkpoint(config, ckpt, work, '', opts)
     bench_opts = [o for o in opts if o.startswith(('train_dataloader', 'val_', 'test_'))]
     train = json.loads(run(['tools/benchmark.py', 'train', config, '--batch-size', '32',
-                            '--iters', '5', '--threads', '2', '--cfg-options',
+                            '--iters', '5', '--threads', str(THREADS[0]), '--cfg-options',
                             *bench_opts]).strip().splitlines()[-1])
     infer = json.loads(run(['tools/benchmark.py', 'infer', config, '--batch-size', '1',
-                            '--iters', '30', '--threads', '2', '--cfg-options',
+                            '--iters', '30', '--threads', str(THREADS[0]), '--cfg-options',
                             *bench_opts]).strip().splitlines()[-1])
     row = dict(name=name, config=config, params=parameter_count(config),
                train_samples_per_s=train['samples_per_s'], infer_ms=infer['ms_per_image'],
@@ -161,9 +169,10 @@ def evaluate_one(config: str, args: argparse.Namespace) -> list[dict]:
 
 def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
     budget = f'{args.epochs} epochs' if args.epochs else "each config's own schedule"
+    threads = getattr(args, 'threads', 2)
     lines = [f'Same seed ({args.seed}) and budget ({budget}) for every model; data: '
-             f'`{args.data_root or "the configs"}`. Train samples/s: batch 32, 2 threads; '
-             'inference: batch 1, 2 threads.', '',
+             f'`{args.data_root or "the configs"}`. Train samples/s: batch 32, {threads} '
+             f'thread(s); inference: batch 1, {threads} thread(s).', '',
              'NSRM-mPCK: the NSRM paper\'s PCK (arg-max cells, t x tight keypoint box, mean over '
              't = 0.04 .. 0.12). Rows marked "(unary branch)" evaluate the row above\'s '
              'checkpoint from another output of its head (same model, same timings).', '',
@@ -200,15 +209,20 @@ def plot_curves(rows: list[dict], path: str) -> str:
 
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
+    THREADS[0] = args.threads
     ensure_data(args.data_root)
     rows = []
+    os.makedirs(osp.join(ROOT_DIR, args.work_dir), exist_ok=True)
+    out = args.out or osp.join(ROOT_DIR, args.work_dir, 'compare.md')
+    partial = osp.join(ROOT_DIR, args.work_dir, 'compare_partial.md')
     for config in args.configs:
         print(f'training and evaluating {config} ...', flush=True)
         for row in evaluate_one(config, args):
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != 'pck_curve'}), flush=True)
-    os.makedirs(osp.join(ROOT_DIR, args.work_dir), exist_ok=True)
-    table = write_table(rows, args, args.out or osp.join(ROOT_DIR, args.work_dir, 'compare.md'))
+        # the rows so far, in the work dir: a run stopped part-way keeps what it measured
+        write_table(rows, args, partial)
+    table = write_table(rows, args, out)
     plot = plot_curves(rows, osp.splitext(table)[0] + '_pck.png')
     Path(osp.join(ROOT_DIR, args.work_dir, 'compare.json')).write_text(json.dumps(rows, indent=1))
     print(Path(table).read_text())
