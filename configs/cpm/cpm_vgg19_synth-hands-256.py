@@ -1,5 +1,6 @@
 # The 368 recipe at a 256x256 crop (32x32 heatmaps): cheaper. The model of
-# ../_base_/models/cpm_vgg19_368.py with the 256 codec (../_base_/codecs/msra_256.py).
+# ../_base_/models/cpm_vgg19_368.py with the 256 codec (../_base_/codecs/msra_256.py), and its
+# objective: the papers' MSE, sum / (B*H*W) per stage summed over the keypoint maps.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
           '../_base_/codecs/msra_256.py', '../_base_/datasets/synth_hands.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
@@ -8,7 +9,8 @@ model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor'),
     backbone=dict(type='CPM', arch='vgg19', num_keypoints=21, num_stages=6),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'),
+    head=dict(type='MultiStageHeatmapHead',
+              loss=dict(type='KeypointMSELoss', keypoint_reduction='sum'),
               decoder=_base_.codec),
     test_cfg=dict(flip_test=False),
 )
