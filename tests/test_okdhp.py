@@ -252,6 +252,8 @@ def test_exported_branch_predicts_what_it_predicted_inside_the_distiller():
 
 # --------------------------------------------------------------------------- configs
 CONFIG_STACKS = {'mpii-256': 16, 'coco-256x192': 17}
+#: the published augmentation: (rotation factor in degrees, scale factor)
+AUGMENTATION = {'mpii-256': (30.0, 0.25), 'coco-256x192': (40.0, 0.3)}
 AUTHORS_PARAMETERS = {16: {2: 6_730_912, 4: 13_018_816, 8: 25_594_624},
                       17: {2: 6_731_682, 4: 13_020_612, 8: 25_598_472}}
 
@@ -263,10 +265,19 @@ def test_published_configs_build_the_published_networks(dataset):
     for stacks in (2, 4, 8):
         base = load_config(str(ROOT / f'configs/hourglass/hourglass{stacks}_{dataset}.py'))
         okd = load_config(str(ROOT / f'configs/okdhp/okdhp_hg{stacks}_{dataset}.py'))
-        for cfg in (base, okd):  # the published schedule, batch and test-time flip
+        for cfg in (base, okd):  # the published schedule, batch, augmentation, test-time flip
+            assert cfg.optim_wrapper.optimizer.type == 'Adam'
             assert cfg.optim_wrapper.optimizer.lr == 2.5e-4
             assert cfg.param_scheduler[0].milestones == [90, 120]
+            assert cfg.param_scheduler[0].gamma == pytest.approx(0.1)
             assert cfg.train_cfg.max_epochs == 150 and cfg.train_dataloader.batch_size == 16
+            box = [s for s in cfg.train_dataloader.dataset.pipeline
+                   if s['type'] == 'RandomBBoxTransform']
+            assert len(box) == 1, cfg.filename
+            assert (box[0]['rotate_factor'], box[0]['scale_factor']) == AUGMENTATION[dataset]
+            if dataset.startswith('coco'):  # evaluated on the ground-truth boxes
+                assert not cfg.val_dataloader.dataset.get('bbox_file')
+                assert not cfg.test_dataloader.dataset.get('bbox_file')
         # the student of OKDHP is exactly the baseline; 3 branches owning the last 2 stacks
         assert okd.model.student.to_dict() == base.model.to_dict()
         assert (okd.model.num_branches, okd.model.branch_stacks) == (3, 2)

@@ -10,7 +10,8 @@ Loss (``main.py`` of HowieMa/NSRMhand)::
 Scale: the original divides summed losses by ``B * 46 * 46``: its keypoint MSE is summed over
 the 21 keypoint maps, its BCE over the limb maps (``src/loss.py``). The default keypoint loss
 here is ``KeypointMSELoss(loss_weight=21)`` (its mean over keypoints times K = the original's
-sum) and the BCE is summed over limb maps and averaged over batch and cells (``H * W`` of the
+sum at K = 21; the configs write it ``KeypointMSELoss(keypoint_reduction='sum')``, the CPM
+configs' objective, which is the sum for any K) and the BCE is summed over limb maps and averaged over batch and cells (``H * W`` of the
 actual grid, 46 x 46 in the paper), so the original's weights ``w``/``w61`` keep their meaning.
 
 Weights (the original's ``configs/*.json``; see :data:`DEFAULT_LIMB_WEIGHTS`): LPM-G1 w=0.5;
