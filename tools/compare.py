@@ -3,7 +3,7 @@
 
     python tools/compare.py [--configs CFG ...] [--data-root DIR] [--epochs N]
                             [--work-dir work_dirs/compare] [--out docs/compare.md]
-                            [--cfg-options k=v ...]
+                            [--threads N] [--collect] [--cfg-options k=v ...]
 
 Defaults: CPM, NSRM (LPM, G1&6), SIA-GCN and R-MGMN, all on the quick start's light trunk and
 generated hands (made with the quick start's command when ``--data-root`` is missing). Each
@@ -53,6 +53,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='torch threads of every training, evaluation and timing (2; on a '
                              'machine shared with other jobs 1 can be several times faster)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE')
+    parser.add_argument('--collect', action='store_true',
+                        help='run nothing: build the table and plot from the rows earlier runs '
+                             'wrote in --work-dir (e.g. configs trained by parallel runs)')
     return parser.parse_args(argv)
 
 
@@ -164,7 +167,25 @@ def evaluate_one(config: str, args: argparse.Namespace) -> list[dict]:
     for i, (suffix, extra) in enumerate(EXTRA_OUTPUTS.get(head_type(config), []), start=1):
         rows.append(dict(row, name=name + suffix, cfg_options=extra,
                          **evaluate_checkpoint(config, ckpt, work, f'_{i}', opts + extra)))
+    Path(ROOT_DIR, work, ROWS_FILE).write_text(json.dumps(dict(options=opts, rows=rows)))
     return rows
+
+
+#: each config's rows (and the options they were run with), in its work dir
+ROWS_FILE = 'compare_rows.json'
+
+
+def collected_rows(config: str, args: argparse.Namespace) -> list[dict]:
+    """The rows an earlier run wrote for ``config``; an error when they are missing or were
+    run with other options (another budget, seed or data), so a table never mixes runs."""
+    path = Path(ROOT_DIR, args.work_dir, Path(config).stem, ROWS_FILE)
+    if not path.is_file():
+        raise SystemExit(f'--collect: no rows for {config} ({path} is missing: run it first)')
+    saved = json.loads(path.read_text())
+    if saved['options'] != common_options(args):
+        raise SystemExit(f'--collect: {path} was run with {saved["options"]}, not '
+                         f'{common_options(args)}')
+    return saved['rows']
 
 
 def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
@@ -210,14 +231,16 @@ def plot_curves(rows: list[dict], path: str) -> str:
 def main(argv=None) -> list[dict]:
     args = parse_args(argv)
     THREADS[0] = args.threads
-    ensure_data(args.data_root)
+    if not args.collect:
+        ensure_data(args.data_root)
     rows = []
     os.makedirs(osp.join(ROOT_DIR, args.work_dir), exist_ok=True)
     out = args.out or osp.join(ROOT_DIR, args.work_dir, 'compare.md')
     partial = osp.join(ROOT_DIR, args.work_dir, 'compare_partial.md')
     for config in args.configs:
         print(f'training and evaluating {config} ...', flush=True)
-        for row in evaluate_one(config, args):
+        for row in (collected_rows(config, args) if args.collect
+                    else evaluate_one(config, args)):
             rows.append(row)
             print(json.dumps({k: v for k, v in row.items() if k != 'pck_curve'}), flush=True)
         # the rows so far, in the work dir: a run stopped part-way keeps what it measured
