@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import compare
 from conftest import ROOT
@@ -43,3 +45,34 @@ def test_rmgmn_gets_a_unary_branch_row(tmp_path) -> None:
     assert 'batch 32, 1 thread(s)' in text  # the timing columns say how they were run
     assert '| rmgmn (unary branch) | 0.4000 |' in text and '| 0.3000 |' in text
     assert (ROOT / config).is_file()
+
+
+def test_collect_builds_one_table_from_saved_rows_and_refuses_other_options(tmp_path) -> None:
+    """Rows trained by separate (parallel) runs make one table only when they were run with
+    the same options: budget, seed, data."""
+    configs = ['configs/quickstart/cpm-light_synth-hands-128.py',
+               'configs/rmgmn/rmgmn_light_synth-hands-128_one-stage.py']
+
+    def cli(epochs: int = 5) -> list[str]:
+        return ['--configs', *configs, '--epochs', str(epochs), '--work-dir', str(tmp_path),
+                '--threads', '1', '--collect']
+    common = cli()
+    options = compare.common_options(compare.parse_args(common))
+    curve = list(np.linspace(0, 1, len(compare.THRESHOLDS)))
+    for i, config in enumerate(configs):
+        row = dict(name=f'model{i}', metrics={'PCK@0.2': 0.5 + i / 10, 'AUC': 0.4, 'EPE': 9.0},
+                   nsrm_mpck=0.3, params=10, train_samples_per_s=1.0, infer_ms=2.0,
+                   pck_curve=curve)
+        work = tmp_path / Path(config).stem
+        work.mkdir()
+        (work / compare.ROWS_FILE).write_text(json.dumps(dict(options=options, rows=[row])))
+    rows = compare.main([*common, '--out', str(tmp_path / 'table.md')])
+    assert [r['name'] for r in rows] == ['model0', 'model1']
+    text = (tmp_path / 'table.md').read_text()
+    assert '| model0 | 0.5000 |' in text and '| model1 | 0.6000 |' in text
+    assert (tmp_path / 'table_pck.png').stat().st_size > 0
+    with pytest.raises(SystemExit, match='not .*train_cfg.max_epochs=6'):
+        compare.main([*cli(epochs=6), '--out', str(tmp_path / 'other.md')])
+    (tmp_path / Path(configs[1]).stem / compare.ROWS_FILE).unlink()
+    with pytest.raises(SystemExit, match='no rows for configs/rmgmn'):
+        compare.main([*common, '--out', str(tmp_path / 'other.md')])
