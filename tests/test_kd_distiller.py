@@ -191,6 +191,22 @@ def test_label_free_distillation_needs_no_targets(tiny_teacher):
     assert 'loss_kpt' not in losses and losses['loss_hm'].item() > 0
 
 
+
+def test_gt_weight_scales_the_students_own_loss_and_nothing_else(tiny_teacher):
+    ckpt, _, batch = tiny_teacher
+    data = None
+    values = {}
+    for alpha in (1.0, 0.25):
+        torch.manual_seed(0)  # the same student both times
+        model = build_distiller(ckpt, gt_weight=alpha, distill=ALL_LOSSES[:1])
+        model.eval()  # BatchNorm on running statistics: the same student output both times
+        data = data or model.data_preprocessor(batch)
+        values[alpha] = model.loss(**data)
+        own = model.student(data['inputs'], data['data_samples'], mode='loss')['loss_kpt']
+        assert values[alpha]['loss_kpt'].item() == pytest.approx(alpha * own.item(), rel=1e-6)
+    assert values[0.25]['loss_hm'].item() == pytest.approx(values[1.0]['loss_hm'].item(),
+                                                           rel=1e-6)
+
 # --------------------------------------------------------------------------- through the tools
 def _config_file(tmp_path: Path, tiny_synth: Path, ckpt: Path) -> Path:
     """A KD config on the tiny data: the student config's runtime, the tiny pair."""

@@ -125,6 +125,24 @@ def test_feature_kd_resizes_the_student_to_the_teacher_grid_bilinearly():
         FeatureKDLoss(student='student.a')
 
 
+
+def test_feature_kd_3x3_alignment_is_a_padded_3x3_convolution():
+    rng = np.random.default_rng(6)
+    fs = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    ft = rng.standard_normal((2, 4, 5, 4)).astype(np.float32)
+    loss = FeatureKDLoss(student='student.a', teacher='teacher.b', student_channels=3,
+                         teacher_channels=4, kernel_size=3, weight=1.0)
+    w = loss.align.weight.detach().numpy()  # (4, 3, 3, 3)
+    b = loss.align.bias.detach().numpy()
+    padded = np.pad(fs, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    aligned = sum(np.einsum('oc,bchw->bohw', w[:, :, dy, dx], padded[:, :, dy:dy + 5, dx:dx + 4])
+                  for dy in range(3) for dx in range(3)) + b[None, :, None, None]
+    ctx = context(records={'student.a': torch.tensor(fs), 'teacher.b': torch.tensor(ft)})
+    assert loss(ctx).item() == pytest.approx(((aligned - ft) ** 2).sum() / 2, rel=1e-5)
+    with pytest.raises(ConfigError, match='kernel_size must be 1 or 3'):
+        FeatureKDLoss(student='student.a', teacher='teacher.b', student_channels=3,
+                      teacher_channels=4, kernel_size=5)
+
 # --------------------------------------------------------------------------- head sharing
 class _FakeDistiller(nn.Module):
     def __init__(self):
