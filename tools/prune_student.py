@@ -102,6 +102,15 @@ def round_config(args: argparse.Namespace, sparsity: float, load_from: str, path
     return path
 
 
+def start_from(train_dir: Path, previous: str) -> list[str]:
+    """tools/train.py arguments of a round: resume its own interrupted run, else start from the
+    previous round's weights (``--resume`` with nothing to resume would start from scratch,
+    dropping the config's ``load_from``)."""
+    if (train_dir / 'last_checkpoint').is_file():
+        return ['--resume']
+    return ['--load-from', previous]
+
+
 def last_checkpoint(work: Path) -> str:
     return (work / 'last_checkpoint').read_text().strip()
 
@@ -139,7 +148,7 @@ def prune_rounds(args: argparse.Namespace) -> list[dict]:
                 print(f'round {r}: pruning to {target:.1%} and retraining ...', flush=True)
                 config = round_config(args, target, previous, work / 'config.py')
                 run(['tools/train.py', str(config), '--work-dir', str(work / 'train'),
-                     '--resume'])
+                     *start_from(work / 'train', previous)])
                 checkpoint = last_checkpoint(work / 'train')
             row = dict(round=r, target_sparsity=target, checkpoint=checkpoint,
                        **export_and_evaluate(args, checkpoint, work))
