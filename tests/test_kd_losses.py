@@ -16,8 +16,9 @@ from poseforge.distillers.kd.geometry import KeypointMap, resample_to_student
 from poseforge.distillers.kd.losses import (AMDLoss, FeatureKDLoss, HeadSharingKDLoss,
                                             HeatmapKDLoss, KDContext)
 from poseforge.distillers.kd.mixup import MixupKD
-from poseforge.distillers.kd.pruning import (apply_masks_to_state, global_magnitude_prune,
-                                             make_permanent, sparsity_of)
+from poseforge.distillers.kd.pruning import (apply_masks_to_state, collapsed_layers,
+                                             global_magnitude_prune, make_permanent,
+                                             sparsity_of)
 from poseforge.distillers.kd.schedules import WeightSchedule
 from poseforge.utils.config import ConfigError
 
@@ -327,6 +328,22 @@ def test_global_magnitude_pruning_hits_the_sparsity_and_keeps_earlier_zeros():
     assert sparsity_of(state)['zeros'] == round(0.75 * total)
     # BatchNorm is not pruned and not counted
     assert sparsity_of(state)['total'] == total
+
+
+def test_a_small_output_layer_collapses_under_global_pruning_unless_excluded():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(8, 16, 3), nn.Conv2d(16, 4, 1))
+    nn.init.normal_(net[1].weight, std=0.001)  # a heatmap output conv's initialisation
+    global_magnitude_prune(net, 0.5)
+    state = apply_masks_to_state(net.state_dict())
+    assert collapsed_layers(state) == ['1.weight']
+    kept = nn.Sequential(nn.Conv2d(8, 16, 3), nn.Conv2d(16, 4, 1))
+    nn.init.normal_(kept[1].weight, std=0.001)
+    global_magnitude_prune(kept, 0.5, exclude=['1.weight'])
+    state = apply_masks_to_state(kept.state_dict())
+    assert collapsed_layers(state, exclude=['1.weight']) == []
+    assert bool(state['1.weight'].all()) and sparsity_of(state, exclude=['1.weight'])['sparsity'] \
+        == pytest.approx(0.5, abs=1e-3)
 
 
 def test_teacher_predictions_map_back_through_the_resize_and_the_crop():
