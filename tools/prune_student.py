@@ -145,6 +145,9 @@ def prune_rounds(args: argparse.Namespace) -> list[dict]:
         done = work / 'round.json'
         if done.is_file():
             row = json.loads(done.read_text())
+            if 'collapsed' not in row:  # a round done by an earlier version of this tool
+                state = safe_load(row['student'])['state_dict']
+                row['collapsed'] = collapsed_layers(state, exclude=args.exclude)
         else:
             target = target_sparsity(args.rate, r)
             if r == 0:
