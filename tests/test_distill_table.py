@@ -49,7 +49,7 @@ def test_teacher_epochs_and_differences_to_the_baseline_are_columns():
                  metrics={'PCK@0.2': 0.45, 'EPE': 21.5})]
     text = distill_table.markdown(rows, args)
     header = next(line for line in text.splitlines() if line.startswith('| model'))
-    assert header.endswith('| epochs | PCK@0.2 vs s | EPE vs s (px) |')
+    assert header.endswith('| epochs | ΔPCK@0.2 | ΔEPE (px) |') and 'minus `s`' in text
     separator = text.splitlines()[text.splitlines().index(header) + 1]
     assert separator.count('|') == header.count('|')
     assert '| 10 | +0.4000 | -15.00 |' in text       # the teacher, on its own schedule

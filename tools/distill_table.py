@@ -229,7 +229,9 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f'`{data}`{options}; every row trained with it once. Parameters '
         'and GFLOP: what runs at inference in that mode (a student: the exported checkpoint). '
         f'Train samples/s: the config\'s training step, batch 32, {args.threads} thread(s); '
-        f'inference: batch 1, {args.threads} thread(s).', '',
+        f'inference: batch 1, {args.threads} thread(s).'
+        + (f' Δ: the row minus `{Path(args.baseline).stem}`.' if getattr(args, 'baseline', None)
+           else ''), '',
         '| model (mode) | PCK@0.2 | AUC | EPE (px) | parameters | GFLOP | train samples/s | '
         'inference ms/image | train time (min) |' + extra_header(rows, args),
         '|---|---:|---:|---:|---:|---:|---:|---:|---:|' + '---:|' * extra_header(rows, args)
@@ -254,8 +256,7 @@ def extra_header(rows: list[dict], args: argparse.Namespace) -> str:
     """Columns beyond the fixed ones: epochs when rows differ, differences to a baseline."""
     text = ' epochs |' if len({r['epochs'] for r in rows}) > 1 else ''
     if getattr(args, 'baseline', None):
-        name = Path(args.baseline).stem
-        text += f' PCK@0.2 vs {name} | EPE vs {name} (px) |'
+        text += ' ΔPCK@0.2 | ΔEPE (px) |'
     return text
 
 
