@@ -174,7 +174,9 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [f'KD tickets: `{args.config}` from `{args.checkpoint}`; {args.rounds} rounds, '
              f'{args.rate:.0%} of the remaining conv / linear weights pruned per round (global '
              f'magnitude), each round retrained with the config\'s distillation for {epochs}'
-             + (f', rewound to `{args.rewind}`' if args.rewind else '') + '. Sparsity: zeros '
+             + (f', rewound to `{args.rewind}`' if args.rewind else '')
+             + (f"; not pruned: `{' '.join(args.exclude)}`" if args.exclude else '')
+             + '. Sparsity: zeros '
              'among the prunable weights of the exported student file.', '',
              '| round | target sparsity | sparsity (file) | non-zero weights | layers pruned '
              'entirely | PCK@0.2 | AUC | EPE (px) |', '|---:|---:|---:|---:|---|---:|---:|---:|']
