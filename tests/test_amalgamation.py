@@ -16,7 +16,7 @@ from protect_common import batch, random_checkpoint, tiny_config_text, tiny_mode
 
 from poseforge.distillers.amalgamation import (MaskKeypoints, TaskPCKAccuracy,
                                                heatmap_ambiguity, multi_kernel_mmd,
-                                               select_targets)
+                                               select_targets, union_of_teachers)
 from poseforge.engine.checkpoint import safe_load
 from poseforge.registry import MODELS
 
@@ -88,6 +88,13 @@ def test_task_pck_is_the_pck_of_each_tasks_keypoints():
     assert out['PCK@0.2/first'] == pytest.approx(0.75)
     assert out['PCK@0.2/second'] == pytest.approx(0.5)
     assert out['PCK@0.2/first/0'] == pytest.approx(0.5)
+
+
+def test_union_of_teachers_takes_each_keypoint_from_a_teacher_that_knows_it():
+    per_joint = dict(a=[0.9, 0.8, 0.1, -1.0], b=[0.5, 0.95, 0.7, -1.0])
+    pck, acc = union_of_teachers(per_joint, dict(a=[0, 1], b=[1, 2]))
+    assert acc.tolist() == [0.9, 0.95, 0.7, -1.0]  # 3: nobody knows it
+    assert pck == pytest.approx((0.9 + 0.95 + 0.7) / 3)
 
 
 @pytest.fixture(scope='module')

@@ -6,8 +6,10 @@ from poseforge.distillers.amalgamation.losses import (CommonFeatureBlock, heatma
                                                       multi_kernel_mmd, reconstruction_mse,
                                                       select_targets)
 from poseforge.distillers.amalgamation.tasks import (HAND_FINGER_TASKS, MaskKeypoints,
-                                                     TaskPCKAccuracy, task_pck)
+                                                     TaskPCKAccuracy, task_pck,
+                                                     union_of_teachers)
 
 __all__ = ['distiller', 'losses', 'tasks', 'AmalgamationDistiller', 'CommonFeatureBlock',
            'heatmap_ambiguity', 'multi_kernel_mmd', 'reconstruction_mse', 'select_targets',
-           'HAND_FINGER_TASKS', 'MaskKeypoints', 'TaskPCKAccuracy', 'task_pck']
+           'HAND_FINGER_TASKS', 'MaskKeypoints', 'TaskPCKAccuracy', 'task_pck',
+           'union_of_teachers']

@@ -121,3 +121,25 @@ def task_pck(per_joint_accuracy: np.ndarray, indices: Sequence[int]) -> float:
     values = np.asarray(per_joint_accuracy, dtype=np.float64)[list(indices)]
     values = values[values >= 0]
     return float(values.mean()) if values.size else 0.0
+
+
+def union_of_teachers(per_joint: Mapping[str, Sequence[float]],
+                      tasks: Mapping[str, Sequence[int]]) -> tuple[float, np.ndarray]:
+    """The reference an amalgamated student is measured against: each keypoint predicted by
+    the teacher(s) whose task includes it (the best of them where several do).
+
+    Args:
+        per_joint: ``{teacher task name: (K,) per-keypoint accuracy}`` (-1: never visible).
+        tasks: ``{teacher task name: keypoint indices}``.
+    Returns:
+        ``(PCK, (K,) accuracy)``: the mean over keypoints that some teacher knows and that are
+        visible somewhere, and each keypoint's accuracy (-1 where no teacher knows it).
+    """
+    num = len(next(iter(per_joint.values())))
+    best = np.full(num, -1.0)
+    for name, indices in tasks.items():
+        acc = np.asarray(per_joint[name], dtype=np.float64)
+        for i in indices:
+            best[i] = max(best[i], acc[i])
+    valid = best >= 0
+    return (float(best[valid].mean()) if valid.any() else 0.0), best
