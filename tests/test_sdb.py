@@ -36,7 +36,7 @@ def _direct_terms(plain, keyed, adv, rand, w, tau) -> dict:
         for j in range(k):
             pb, pk, pa = (_softmax(m[i, j], tau) for m in (plain, keyed, adv))
             adv_kl += w[i, j] * tau * tau * _kl(pb, pa)
-            key_kl += w[i, j] * _kl(pb, pk)
+            key_kl += w[i, j] * _kl(_softmax(plain[i, j], 1.0), _softmax(keyed[i, j], 1.0))
             adv_mse += w[i, j] * float(np.sum((pa - pk) ** 2))
             relu = lambda m: np.maximum(m[i, j], 0.0)  # noqa: E731
             r_adv += w[i, j] * float(np.mean((relu(adv) - relu(keyed)) ** 2))

@@ -22,10 +22,11 @@ following the reference code's terms (``get_loss_tch_1``, ``get_adv_loss_1/2``,
 softmax; ``tau 4, w 1, eta 0.001`` in the paper. Adaptations to heatmaps (each stated):
 
 * ``L_gt`` is the estimator's heatmap loss (``CE -> heatmap MSE``);
-* every KL and softmax uses the heatmap temperature ``tau`` (default 0.1, see
+* the adversarial KL and the softmax MSE use the heatmap temperature ``tau`` (default 0.1, see
   :mod:`~poseforge.distillers.nasty`: MSRA heatmaps span 0..1, not the ~10-20 units of
-  classification logits for which the paper's ``tau = 4`` and the reference code's temperature-1
-  second KL were chosen);
+  classification logits for which the paper's ``tau = 4`` was chosen); the plain-to-keyed KL
+  keeps the reference code's temperature 1 and no ``tau^2`` (on 0..1 heatmaps it is then a
+  small term, as it is next to the ``tau^2``-scaled adversarial KL in the reference);
 * the softmax MSE sums over the pixels of each joint (a mean over H*W pixels of probabilities
   that are each ~1/(H W) would vanish) and averages over ``(B, K)`` with the keypoint weights.
 
@@ -186,13 +187,14 @@ def sdb_terms(plain: Tensor, keyed: Tensor, adversary: Tensor, weights: Tensor, 
         weights: ``(B, K)`` keypoint weights.
         random: the frozen random model's maps on ``x`` (``None``: no random term).
     Returns:
-        ``adv_kl`` (``tau^2 KL(B(x) || A(x))``), ``key_kl`` (``KL(B(x) || B(x')^detached)``),
+        ``adv_kl`` (``tau^2 KL(B(x) || A(x))`` at ``tau``), ``key_kl``
+        (``KL(B(x) || B(x')^detached)`` at temperature 1),
         ``adv_mse`` (softmax MSE of ``A(x)`` and ``B(x')``), ``random`` (the random term, or 0).
     """
     adversary = adversary.detach()
     terms = {
         'adv_kl': weighted_kl(plain, adversary, weights, tau) * tau * tau,
-        'key_kl': weighted_kl(plain, keyed.detach(), weights, tau),
+        'key_kl': weighted_kl(plain, keyed.detach(), weights, 1.0),
         'adv_mse': softmax_mse(adversary, keyed, weights, tau),
     }
     if random is None:
