@@ -19,7 +19,9 @@ would obtain by ordinary training) and, optionally, a frozen randomly initialise
 following the reference code's terms (``get_loss_tch_1``, ``get_adv_loss_1/2``,
 ``get_random_loss``): ``KL(p || q)`` is ``sum p (log p - log q)`` over each joint's H*W pixels
 (spatial softmax; :func:`~poseforge.distillers.losses.spatial_softmax_kl`), ``sm`` the spatial
-softmax; ``tau 4, w 1, eta 0.001`` in the paper. Adaptations to heatmaps (each stated):
+softmax; ``tau 4, w 1, eta 0.001`` in the paper. Adaptations to heatmaps (each stated;
+defaults ``tau 0.1, w 0.04``, the nasty teacher's, for the reason given there: the subtracted
+KL is unbounded and only the GT heatmap MSE bounds it):
 
 * ``L_gt`` is the estimator's heatmap loss (``CE -> heatmap MSE``);
 * the adversarial KL and the softmax MSE use the heatmap temperature ``tau`` (default 0.1, see
@@ -233,7 +235,7 @@ class SDBDistiller(KeyMixin, BaseDistiller):
 
     def __init__(self, student: dict | str, teacher: dict | str, key_file: str,
                  teacher_checkpoint: str | None = None, key_lambda: float = DEFAULT_LAMBDA,
-                 tau: float = 0.1, weight: float = 1.0, eta: float = 0.001,
+                 tau: float = 0.1, weight: float = 0.04, eta: float = 0.001,
                  random_model: bool = True, random_seed: int = 0,
                  gt_weights: Sequence[float] = (2.0, 1.0), predict_with: str = 'student',
                  init_cfg: dict | None = None) -> None:
