@@ -17,14 +17,13 @@ Temperature and weight, adapted to heatmaps. The paper's CIFAR settings (tau 4 o
 0.04) are for classification logits spanning about 10-20 units; MSRA heatmaps span 0..1, so the
 same ``tau`` would make every spatial softmax flat and the KL vanish. ``tau = 0.1`` puts a
 heatmap's 0..1 range at 10 units of softmax logit, the range the paper's ``logit / tau`` has.
-``w = 0.04``: maximising the KL is unbounded, and the GT heatmap MSE bounds it. A spurious bump
-of height ``h`` on a joint's map gains about ``w tau h`` of weighted KL (the KL grows like
-``h / tau``, times ``w tau^2``) and costs ``h^2 / (H W)`` of MSE (mean over the pixels), so the
-optimum is near ``h = w tau H W / 2``: 128 ``w tau`` on 16x16 maps. ``w = 0.04`` puts it at 0.5,
-half the Gaussian peak, so the bumps mislead a softmax-KL student without moving the nasty
-model's own argmax; with ``w = 1`` (tried first: ``h`` near 13) the GT loss rose twentyfold
-within one epoch and the model's own maps were lost. Chosen from this balance, not tuned to a
-result.
+``w = 0.04``: maximising the KL is unbounded and only the GT heatmap MSE bounds it. A bump of
+height ``h`` above the map's own peak (height ~1) gains about ``w tau (h - 1)`` of weighted KL
+(the KL grows like ``h / tau`` once the bump dominates the softmax) and costs ``h^2 / (H W)`` of
+MSE, so bumps that take over the argmax pay only while ``w tau H W / 2 > h``: ``w = 0.04`` keeps
+that bound at 0.5 on 16x16 maps, below the peak, so the nasty model must keep its own argmax
+and can only reshape its maps around it. ``w = 1`` (tried first: bound ~13) ran away: the GT
+loss rose twentyfold within one epoch. Chosen from this balance, not tuned to a result.
 
 The nasty teacher leaves as a plain estimator checkpoint (:meth:`export_student`,
 ``tools/export_student.py``): ``tools/eval.py``, ``init_model`` and a KD config load it like any
