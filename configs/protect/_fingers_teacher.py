@@ -2,12 +2,7 @@
 # some keypoints only (MaskKeypoints zeroes the others' weights after GenerateTarget), scored
 # per task (TaskPCKAccuracy: PCK over each task's keypoints). Leaves set `keep`.
 _base_ = ['./teacher_mbv2-w1.0_synth-hands-64.py']
-from poseforge.datasets.transforms.presets import topdown_pipelines
-
 tasks = dict(thumb_index_middle=list(range(0, 13)), middle_ring_little=[0] + list(range(9, 21)))
-codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=2.0)
-train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, rotate_factor=45.0,
-                                                  scale_factor=(0.75, 1.25))
 val_evaluator = [dict(type='TaskPCKAccuracy', tasks=tasks, per_joint=True),
                  dict(type='AUC', norm_factor=30, num_thrs=20), dict(type='EPE')]
 test_evaluator = val_evaluator
