@@ -194,9 +194,8 @@ class AmalgamationDistiller(BaseDistiller):
         with torch.no_grad():
             maps = teacher.head.predict(teacher(t_in, mode='tensor')).float()
         maps = maps[:, self.tasks[name]['outputs']]
-        if grid is not None and tuple(maps.shape[-2:]) != tuple(grid):
-            maps = resample_to_student(maps, t_in.shape[-2:], inputs.shape[-2:], grid)
-        elif grid is not None and t_in.shape[-2:] != inputs.shape[-2:]:
+        if grid is not None and (tuple(maps.shape[-2:]) != tuple(grid)
+                                 or t_in.shape[-2:] != inputs.shape[-2:]):
             maps = resample_to_student(maps, t_in.shape[-2:], inputs.shape[-2:], grid)
         return maps.detach()
 
