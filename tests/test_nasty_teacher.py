@@ -19,8 +19,8 @@ from poseforge.registry import MODELS
 
 
 def _direct_kl(nasty: np.ndarray, normal: np.ndarray, weights: np.ndarray, tau: float) -> float:
-    """mean_{b,k} w_bk tau^2 sum_i p_i log(p_i / q_i), p = softmax(normal/tau), q = softmax(nasty/tau)
-    written out one joint at a time."""
+    """``mean_{b,k} w_bk tau^2 sum_i p_i log(p_i / q_i)``, ``p = softmax(normal / tau)``,
+    ``q = softmax(nasty / tau)``, written out one joint at a time."""
     b, k = nasty.shape[:2]
     total = 0.0
     for i in range(b):
@@ -71,9 +71,9 @@ def test_nasty_loss_is_the_gt_loss_minus_w_tau2_kl_and_only_the_nasty_model_lear
         nasty = model.student.head.predict(model.student(inputs, mode='tensor'))
         normal = model.teacher.head.predict(model.teacher(inputs, mode='tensor'))
     want = _direct_kl(nasty.numpy(), normal.numpy(), samples['keypoint_weights'].numpy(), 0.5)
-    assert float(losses['loss_kpt']) == pytest.approx(float(gt), rel=1e-6)
+    assert float(losses['loss_kpt'].detach()) == pytest.approx(float(gt), rel=1e-6)
     assert float(losses['kd_nasty']) == pytest.approx(want, rel=1e-4)
-    assert float(losses['loss_nasty']) == pytest.approx(-0.2 * want, rel=1e-4)
+    assert float(losses['loss_nasty'].detach()) == pytest.approx(-0.2 * want, rel=1e-4)
     assert want > 0
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
     assert all(p.grad is None for p in model.teacher.parameters())

@@ -123,9 +123,9 @@ def test_box_loss_composition_and_frozen_models(box_files):
                 ((s, inputs), (s, keyed_in), (model.teacher, inputs),
                  (model.random_model, inputs))]
     want = _direct_terms(*(m.numpy() for m in maps), samples['keypoint_weights'].numpy(), 0.5)
-    assert float(losses['loss_kpt']) == pytest.approx(2 * float(gt_plain), rel=1e-5)
-    assert float(losses['loss_kpt_keyed']) == pytest.approx(float(gt_keyed), rel=1e-5)
-    assert float(losses['loss_sdb']) == pytest.approx(
+    assert float(losses['loss_kpt'].detach()) == pytest.approx(2 * float(gt_plain), rel=1e-5)
+    assert float(losses['loss_kpt_keyed'].detach()) == pytest.approx(float(gt_keyed), rel=1e-5)
+    assert float(losses['loss_sdb'].detach()) == pytest.approx(
         -0.3 * (want['adv_kl'] - want['key_kl']) + want['adv_mse'] - 0.01 * want['random'],
         rel=1e-4, abs=1e-8)
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
