@@ -139,7 +139,8 @@ def test_colour_scaling_is_per_channel_within_the_range(name, real_roots):
 
 def test_3d_estimator_configs_share_dggan_data_recipe():
     """``configs/hand3d`` trains the 3D estimator without the regulariser on DGGAN's data: the
-    same pose network and pipeline, less the depth map (and its loading)."""
+    same pose network, the same annotation files and pipeline, less the depth map (and its
+    loading), and the same evaluation."""
     for name in ('rhd', 'stb', 'mhp'):
         hand3d = load_config(str(HAND3D / f'hand3d_cpm-vgg19_{name}-256.py'))
         dggan = load_config(str(DGGAN / f'dggan_cpm-vgg19_{name}-256_stage4-joint.py'))
@@ -150,6 +151,10 @@ def test_3d_estimator_configs_share_dggan_data_recipe():
         _step_target['depth_map_size'] = None
         assert [dict(t) for t in hand3d.train_dataloader.dataset.pipeline] == strip, name
         assert hand3d.val_evaluator == dggan.val_evaluator
+        for split in ('train', 'val', 'test'):  # the same hands, to train and to compare on
+            hand3d_set, dggan_set = (dict(c[f'{split}_dataloader'].dataset.to_dict(),
+                                          pipeline=None) for c in (hand3d, dggan))
+            assert hand3d_set == dggan_set, (name, split)
 
 
 # ----------------------------------------------------------------------------- stages
