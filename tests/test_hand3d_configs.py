@@ -204,3 +204,10 @@ def test_hand3d_table_stage_configs_load(tmp_path):
             optimizer = (cfg.optim_wrapper.pose_net.optimizer if 'dggan' in base
                          else cfg.optim_wrapper.optimizer)
             assert optimizer.lr == args.lr
+    # the ablation row: the joint stage with the regulariser's loss off, nothing else changed
+    path = hand3d_table.stage_config(hand3d_table.DGGAN_CONFIG.format(STAGES[3]),
+                                     str(tmp_path / 'noreg'), 4, args, load_from=None,
+                                     pose_lr=True,
+                                     extra=('model = dict(regularizer_weight=0.0)',))
+    cfg = load_config(path)
+    assert cfg.model.regularizer_weight == 0.0 and cfg.model.task_weight == 10.0
