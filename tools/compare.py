@@ -6,7 +6,8 @@
                             [--threads N] [--collect] [--cfg-options k=v ...]
 
 Defaults: CPM, NSRM (LPM, G1&6), SIA-GCN and R-MGMN, all on the quick start's light trunk and
-generated hands (made with the quick start's command when ``--data-root`` is missing). Each
+generated hands (made when ``--data-root`` is missing: the quick start's size and seed in the
+generator's default, realistic look; ``make quickstart`` itself generates the legacy look). Each
 model trains with tools/train.py, is evaluated with tools/eval.py on the test split, and is
 measured with tools/benchmark.py; the result is a markdown table (PCK@0.2, AUC, EPE, the NSRM
 paper's mean PCK over t = 0.04 .. 0.12 of the tight box from the arg-max cells, parameters,
