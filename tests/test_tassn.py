@@ -178,3 +178,46 @@ def test_configs_build(name):
         assert isinstance(model, TASSN)
     evaluators = {e['type'] for e in cfg.val_evaluator}
     assert {'Hand3DMetric', 'TemporalSmoothness'} <= evaluators
+
+
+@pytest.mark.slow
+def test_video_tool_writes_video_json_and_trajectory_plot_for_a_clip_model(tiny_sequences,
+                                                                           tmp_path):
+    import json
+
+    import cv2
+
+    import video_demo
+    from poseforge.apis import init_model
+    from poseforge.generation.composite import cut_out_hand, moving_hands_video
+    ann = json.loads((tiny_sequences / 'annotations' / 'test.json').read_text())
+    image = ann['images'][0]
+    rgb = cv2.imread(str(tiny_sequences / 'images' / 'test' / image['file_name']))
+    mask = cv2.imread(str(tiny_sequences / 'masks' / 'test' / image['mask_file']),
+                      cv2.IMREAD_GRAYSCALE)
+    frames_count = 10
+    centres = np.stack([60 + 4 * np.arange(frames_count), np.full(frames_count, 60)], 1)[:, None]
+    frames, _ = moving_hands_video([cut_out_hand(cv2.cvtColor(rgb, cv2.COLOR_BGR2RGB), mask, 0)],
+                                   centres, 50.0, (160, 120))
+    video = tmp_path / 'hand.avi'
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*'MJPG'), 10, (160, 120))
+    for frame in frames:
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    config = str(ROOT / 'configs' / 'tassn' / 'tassn_cpm-light_synth-seq-128.py')
+    torch.manual_seed(0)
+    ckpt = tmp_path / 'tassn.pth'
+    torch.save({'state_dict': init_model(config).state_dict()}, ckpt)
+    out, doc, plot = tmp_path / 'out.avi', tmp_path / 'poses.json', tmp_path / 'traj.png'
+    assert video_demo.main([config, str(ckpt), '--source', str(video), '--box', '20,10,140,110',
+                            '--out', str(out), '--json-out', str(doc), '--plot3d', str(plot),
+                            '--joints', '0,8', '--no-show']) == 0
+    assert int(cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT)) == frames_count
+    data = json.loads(doc.read_text())
+    assert [f['frame'] for f in data['frames']] == list(range(frames_count))
+    for frame in data['frames']:
+        assert np.asarray(frame['keypoints']).shape == (21, 2)
+        points = np.asarray(frame['keypoints_3d'])
+        assert points.shape == (21, 3) and np.isfinite(points).all() and (points[:, 2] > 0).all()
+    assert np.asarray(data['camera_K']).shape == (3, 3)
+    assert cv2.imread(str(plot)) is not None

@@ -23,5 +23,8 @@ val_dataloader = dict(
                  dataset=dict(type='MhpDataset', data_root='data/mhp', split='val',
                               root='palm', pipeline=test_pipeline, test_mode=True)))
 test_dataloader = val_dataloader
+# ClipDataset reports frames, not clips: these loops tell the metrics how many
+val_cfg = dict(type='ClipValLoop')
+test_cfg = dict(type='ClipTestLoop')
 val_evaluator = _base_.hand3d_evaluator + _base_.temporal_evaluator
 test_evaluator = val_evaluator

@@ -129,6 +129,9 @@ class ClipDataset(torch.utils.data.Dataset):
                                f'(interval {self.frame_interval}) in any sequence '
                                f'({self._skip_summary()})')
         self.report = self._report_flags()
+        #: frames a clip model reports over the whole dataset (each once): what a metric must
+        #: keep (``ClipValLoop`` / ``ClipTestLoop`` pass it on)
+        self.num_reported_frames = sum(sum(flags) for flags in self.report)
 
     # ------------------------------------------------------------------ index
     def _name(self) -> str:
