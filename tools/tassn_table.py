@@ -14,12 +14,17 @@ Rows (light CPM trunk, 128 x 128 crops, configs in ``configs/tassn/``):
   depth with 3D labels, batches of ``--frames`` single frames;
 * **TASSN, 2D labels only** (``tassn_cpm-light_synth-seq-128.py``): batches of ``--frames /
   --clip`` clips of ``--clip`` frames (the same frames per update), no depth target;
-* **TASSN + 3D** (``tassn-3d_cpm-light_synth-seq-128.py``): the same with the depth loss.
+* **TASSN + 3D** (``tassn-3d_cpm-light_synth-seq-128.py``): the same with the depth loss;
+* **ablation** (``--rows tassn_noself``): TASSN on 2D labels with the consistency and
+  bone-length terms off (heatmap and reprojection losses only).
 
 Every row: ``--iters`` updates of Adam ``--lr`` (constant), seed ``--seed``; evaluated on the
 test split with ``tools/eval.py``: 3D EPE (mm) and AUC 20-50 mm with the ground-truth root
 depth and bone length granted (the hand3d protocol), and the root-relative acceleration error
-(mm / frame^2) and jitter (mm / frame^3) of the same prediction.
+(mm / frame^2) and jitter (mm / frame^3) of the same prediction. What the depths are worth
+(:func:`depth_diagnostic`): their mean absolute error in bone units, and the 3D EPE of each
+row's own 2D rebuilt with a flat hand (all relative depths 0) and with the true depths.
+``--diagnose-only`` recomputes that for finished rows.
 """
 from __future__ import annotations
 
@@ -33,10 +38,16 @@ from _common import ROOT_DIR
 
 from hand3d_table import run
 
+TASSN_CONFIG = 'configs/tassn/tassn_cpm-light_synth-seq-128.py'
+#: key -> (table label, config, extra config lines)
 ROWS = {
-    'hand3d': ('per-frame 3D estimator (3D labels)', 'configs/tassn/hand3d_cpm-light_synth-seq-128.py'),
-    'tassn': ('TASSN (2D labels only)', 'configs/tassn/tassn_cpm-light_synth-seq-128.py'),
-    'tassn3d': ('TASSN + 3D supervision', 'configs/tassn/tassn-3d_cpm-light_synth-seq-128.py'),
+    'hand3d': ('per-frame 3D estimator (3D labels)',
+               'configs/tassn/hand3d_cpm-light_synth-seq-128.py', ''),
+    'tassn': ('TASSN (2D labels only)', TASSN_CONFIG, ''),
+    'tassn3d': ('TASSN + 3D supervision', 'configs/tassn/tassn-3d_cpm-light_synth-seq-128.py',
+                ''),
+    'tassn_noself': ('ablation: TASSN 2D labels, no consistency / bone prior', TASSN_CONFIG,
+                     'model = dict(loss_weights=dict(consistency=0.0, bone=0.0))'),
 }
 GIVEN = 'gt-root-depth+bone'
 
@@ -51,9 +62,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=1)
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--rows', nargs='+', default=list(ROWS), choices=list(ROWS))
+    parser.add_argument('--rows', nargs='+', default=['hand3d', 'tassn', 'tassn3d'],
+                        choices=list(ROWS))
     parser.add_argument('--work-dir', default='work_dirs/tassn_table')
     parser.add_argument('--out', default=None)
+    parser.add_argument('--diagnose-only', action='store_true',
+                        help="recompute the depth diagnostic of the rows' last checkpoints")
     return parser.parse_args(argv)
 
 
@@ -85,6 +99,7 @@ def row_config(key: str, work_dir: str, args: argparse.Namespace) -> str:
         f'train_dataloader = dict(batch_size={batch}, {loader}, {data})',
         f'val_dataloader = dict({loader}, {val})',
         'test_dataloader = val_dataloader',
+        ROWS[key][2],
     ]
     path = osp.join(work_dir, 'config.py')
     with open(path, 'w') as f:
@@ -115,10 +130,48 @@ def train_and_eval(key: str, work: str, args: argparse.Namespace) -> dict:
                jitter=metrics.get(f'Jitter/root0/{GIVEN}'),
                jitter_gt=metrics.get(f'Jitter_gt/root0/{GIVEN}'),
                pck=metrics.get('PCK@0.2'))
+    row.update(depth_diagnostic(config, ckpt))
     os.makedirs(osp.join(work, 'rows'), exist_ok=True)
     with open(osp.join(work, 'rows', f'{key}.json'), 'w') as f:
         json.dump(row, f, indent=1)
     return row
+
+
+def depth_diagnostic(config: str, ckpt: str) -> dict:
+    """What the relative depths are worth: on the test split, the mean absolute error of the
+    predicted relative depths (bone units) and the 3D EPE (granted root depth and bone, mm) of
+    the model's own 2D rebuilt with a flat hand (every depth 0) and with the true depths."""
+    import numpy as np
+    import torch
+
+    from poseforge.apis import init_model
+    from poseforge.codecs.relative_depth import reconstruct_3d, undistort_points
+    from poseforge.registry import DATASETS, FUNCTIONS
+    torch.set_num_threads(int(os.environ.get('OMP_NUM_THREADS', '1')))
+    model = init_model(config, ckpt)
+    loader_cfg = model.cfg.test_dataloader
+    dataset = DATASETS.build(loader_cfg.dataset)
+    collate = FUNCTIONS.get(loader_cfg.collate_fn['type'].split('.')[-1])
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, collate_fn=collate)
+    codec = model.depth_codec
+    mae, errors = [], {'pred': [], 'flat': [], 'true depth': []}
+    for batch in loader:
+        for p in model.test_step(batch):
+            enc = codec.encode(p['keypoints_3d'])
+            K = np.asarray(p['K'], np.float64)
+            uv = undistort_points(p['pred_keypoints'], K, p.get('dist'))
+            gt = np.asarray(p['keypoints_3d'], np.float64)
+            depths = {'pred': p['pred_keypoint_depth'], 'flat': np.zeros(len(gt)),
+                      'true depth': enc['keypoint_depth']}
+            for name, depth in depths.items():
+                pts = reconstruct_3d(uv, np.asarray(depth, np.float64), K, enc['root_depth'],
+                                     enc['ref_bone_length'])
+                err = np.linalg.norm((pts - pts[0]) - (gt - gt[0]), axis=-1).mean()
+                errors[name].append(err)
+            mae.append(np.abs(p['pred_keypoint_depth'] - enc['keypoint_depth']).mean())
+    return dict(depth_mae=float(np.mean(mae)), epe_flat=float(np.mean(errors['flat'])),
+                epe_true_depth=float(np.mean(errors['true depth'])),
+                epe_check=float(np.mean(errors['pred'])))
 
 
 def write_table(work: str, args: argparse.Namespace, path: str) -> str:
@@ -137,12 +190,15 @@ def write_table(work: str, args: argparse.Namespace, path: str) -> str:
              f'seed {args.seed}; 3D with the ground-truth root depth and bone length granted, '
              'root-relative to the wrist.', '',
              '| model | PCK@0.2 | 3D EPE mm | AUC 20-50 | 3D EPE mm (no GT) | accel. error '
-             'mm/f² | jitter mm/f³ (GT) | train min |',
-             '|---|---|---|---|---|---|---|---|']
+             'mm/f² | jitter mm/f³ (GT) | depth MAE (bones) | EPE, flat hand | EPE, true depths '
+             '| train min |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for r in rows:
         lines.append(f"| {r['model']} | {fmt(r['pck'], 3)} | {fmt(r['epe'], 1)} | "
                      f"{fmt(r['auc'], 3)} | {fmt(r['epe_est'], 1)} | {fmt(r['accel'], 2)} | "
-                     f"{fmt(r['jitter'], 2)} ({fmt(r['jitter_gt'], 2)}) | {r['minutes']:.1f} |")
+                     f"{fmt(r['jitter'], 2)} ({fmt(r['jitter_gt'], 2)}) | "
+                     f"{fmt(r.get('depth_mae'), 2)} | {fmt(r.get('epe_flat'), 1)} | "
+                     f"{fmt(r.get('epe_true_depth'), 1)} | {r['minutes']:.1f} |")
     text = '\n'.join(lines) + '\n'
     with open(path, 'w') as f:
         f.write(text)
@@ -155,7 +211,16 @@ def main(argv=None) -> int:
         raise SystemExit(f"no generated sequences in '{args.data_root}' (see the usage above)")
     work = osp.join(ROOT_DIR, args.work_dir)
     for key in args.rows:
-        row = train_and_eval(key, work, args)
+        if args.diagnose_only:
+            path = osp.join(work, 'rows', f'{key}.json')
+            with open(path) as f:
+                row = json.load(f)
+            with open(osp.join(work, key, 'last_checkpoint')) as f:
+                row.update(depth_diagnostic(osp.join(work, key, 'config.py'), f.read().strip()))
+            with open(path, 'w') as f:
+                json.dump(row, f, indent=1)
+        else:
+            row = train_and_eval(key, work, args)
         print(json.dumps(row), flush=True)
     print(write_table(work, args, args.out or osp.join(work, 'table.md')))
     return 0
