@@ -9,8 +9,7 @@ from mmengine.registry import init_default_scope
 
 from conftest import ROOT
 from poseforge.codecs.relative_depth import project_points
-from poseforge.datasets import SynthHandDataset
-from poseforge.datasets.clips import ClipDataset, clip_collate
+from poseforge.datasets.clips import ClipDataset, clip_collate, reverse_clip
 from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 from poseforge.evaluation.metrics import Hand3DMetric
 from poseforge.models.estimators.tassn import (TASSN, consistency_loss, crop_intrinsics,
@@ -82,6 +81,16 @@ def test_consistency_is_zero_for_a_time_symmetric_model_on_a_palindrome(tiny_seq
         gru.temporal.out.weight.normal_(0, 0.5)
     assert consistency(gru, batch) > 1e-3        # causal: frame 0 sees itself, frame 4 all
     assert consistency(asymmetric, batch) > 1e-3
+    # the backward poses are those of the whole model run on the reversed clip, re-reversed
+    forward_clip = clip_collate([clip])
+    for model in (gru, asymmetric):
+        model.eval()
+        with torch.no_grad():
+            x = model.data_preprocessor(forward_clip, False)['inputs']
+            _, fwd, bwd = model.forward_clip(x, backward=True)
+            _, rev, _ = model.forward_clip(reverse_clip(dict(inputs=x))['inputs'])
+        torch.testing.assert_close(bwd, rev.flip(1), atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(fwd, bwd, atol=1e-4)
     # an untrained temporal module is the identity: the per-frame estimator, consistent
     assert consistency(tiny_tassn(loss_weights=dict(bone=0.0)), batch) == 0.0
     a, b = torch.zeros(2, 3, 21, 3), torch.zeros(2, 3, 21, 3)
