@@ -190,3 +190,9 @@ def test_detector_trains_and_evaluates_with_the_tools(tiny_synth, tmp_path):
     ckpt = (tmp_path / 'last_checkpoint').read_text().strip()
     metrics = eval_tool.main([DET_CONFIG, ckpt, '--work-dir', str(tmp_path)] + as_cli(opts))
     assert {'AP', 'AP .5', 'side acc'} <= set(metrics) and 0.0 <= metrics['AP'] <= 1.0
+    # metrics.json is strict JSON (a NaN, e.g. side acc with no labelled side, becomes null)
+    written = json.loads((tmp_path / 'metrics.json').read_text(),
+                         parse_constant=lambda c: pytest.fail(f'{c} in metrics.json'))
+    assert written['AP'] == pytest.approx(metrics['AP'])
+    assert eval_tool.json_safe({'side acc': float('nan'), 'AP': 0.5}) == {'side acc': None,
+                                                                          'AP': 0.5}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from poseforge.utils.fileio import atomic_write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARK = ROOT / 'tools' / 'benchmark.py'
 
@@ -187,6 +189,6 @@ def run_standard(out: str | None, mmpose_python: str | None = None) -> list[dict
         how = ('mmpose measured in the same run, alternating with poseforge (best round of each)'
                if mmpose_python else "mmpose: the speed issue's anchor figures, not re-measured")
         lines = [f'Measured on: {machine_line()}; {how}', '', *markdown_table(rows)]
-        Path(out).write_text('\n'.join(lines) + '\n')
+        atomic_write_text('\n'.join(lines) + '\n', out)
         print(f'table written to {out}')
     return rows

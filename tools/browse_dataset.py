@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from poseforge.utils.fileio import atomic_write_bytes
 from poseforge.visualization import draw_pose
 
 
@@ -86,7 +87,8 @@ def main(argv=None) -> list[str]:
         for i in tqdm(range(min(args.num, len(dataset))), desc='drawing', unit='sample'):
             panel = render_sample(dataset[i], dataset.metainfo)
             path = osp.join(out, f'{args.split}_{i:04d}.png')
-            cv2.imwrite(path, cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+            ok, png = cv2.imencode('.png', cv2.cvtColor(panel, cv2.COLOR_RGB2BGR))
+            atomic_write_bytes(png.tobytes(), path, durable=False)
             written.append(path)
     print(f'{len(written)} samples drawn to {out}')
     return written

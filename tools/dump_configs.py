@@ -18,6 +18,8 @@ from typing import Any
 
 from mmengine.config import Config
 
+from poseforge.utils.fileio import atomic_write_json
+
 ROOT = Path(__file__).resolve().parents[1]
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     current = dump()
     if args.out:
-        Path(args.out).write_text(json.dumps(current, indent=1, sort_keys=True))
+        atomic_write_json(current, args.out, indent=1, sort_keys=True)
     if not args.diff:
         if not args.out:
             print(json.dumps(current, indent=1, sort_keys=True))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import os.path as osp
 
@@ -75,6 +76,12 @@ def build_cfg(args: argparse.Namespace):
     return cfg, dump
 
 
+def json_safe(metrics: dict) -> dict:
+    """``metrics`` with non-finite floats (NaN, inf) as ``None``."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v
+            for k, v in metrics.items()}
+
+
 def format_table(metrics: dict) -> str:
     width = max([len(k) for k in metrics] + [6])
     lines = [f"{'metric':<{width}}  value", f"{'-' * width}  ---------"]
@@ -117,7 +124,9 @@ def main(argv=None) -> dict:
     metrics = {k: float(v) if isinstance(v, (int, float)) else v for k, v in metrics.items()}
     out = args.out or osp.join(cfg.work_dir, 'metrics.json')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    atomic_write_bytes(json.dumps(metrics, indent=2).encode(), out)
+    # NaN (a metric with nothing to score, e.g. side accuracy without a labelled side) is not
+    # JSON: written as null so that every JSON reader loads the file.
+    atomic_write_bytes(json.dumps(json_safe(metrics), indent=2, allow_nan=False).encode(), out)
     print(format_table(metrics))
     print(f'metrics written to {out}')
     if dump:

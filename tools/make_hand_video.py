@@ -23,6 +23,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from poseforge.generation.composite import cut_out_hand, moving_hands_video  # noqa: E402
+from poseforge.utils.fileio import atomic_write_json  # noqa: E402
 
 
 def hand_paths(frames: int, hands: int, size: tuple[int, int], leave: bool = True
@@ -84,9 +85,8 @@ def main(argv=None) -> int:
         writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     writer.release()
     if args.boxes:
-        Path(args.boxes).write_text(json.dumps(
-            [[None if np.isnan(b).any() else [round(float(v), 1) for v in b] for b in f]
-             for f in boxes]))
+        atomic_write_json([[None if np.isnan(b).any() else [round(float(v), 1) for v in b]
+                            for b in f] for f in boxes], args.boxes)
     print(f'{len(frames)} frames of {args.hands} hand(s) written to {args.out}')
     return 0
 

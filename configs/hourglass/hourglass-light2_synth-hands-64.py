@@ -3,17 +3,17 @@
 # light table (configs/okdhp/okdhp-light_hg2_synth-hands-64.py trains the same student with
 # OKDHP, same data and schedule).
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
-          '../_base_/models/hourglass.py', '../_base_/datasets/synth_hands.py']
+          '../_base_/models/hourglass.py', '../_base_/datasets/synth_hands.py',
+          '../_base_/codecs/msra_64.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
 
-codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=1.0)
 model = dict(
     # channels_last: small convolutions run faster on CPUs in that layout.
     data_preprocessor=dict(channels_last=True),
     backbone=dict(num_stacks=2, num_keypoints=21, channels=32, depth=3),
-    head=dict(decoder=codec),
+    head=dict(decoder=_base_.codec),
     test_cfg=dict(flip_test=False))
-train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, rotate_factor=45.0,
+train_pipeline, test_pipeline = topdown_pipelines(_base_.codec, padding=1.25, rotate_factor=45.0,
                                                   scale_factor=(0.75, 1.25))
 train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

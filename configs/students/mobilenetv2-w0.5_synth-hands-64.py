@@ -3,21 +3,21 @@
 # parameters per image. Trained alone here (the "student alone" row of the distillation table);
 # configs/kd/ distil the quick start's light CPM into it with the same data, schedule and seed.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
-          '../_base_/datasets/synth_hands.py']
+          '../_base_/datasets/synth_hands.py', '../_base_/codecs/msra_64.py']
 from poseforge.datasets.transforms.presets import topdown_pipelines
 
-codec = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=1.0)
 model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor'),
     backbone=dict(type='MobileNetV2Pose', num_keypoints=21, widen_factor=0.5, head_channels=32,
                   out_stride=4),
-    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'), decoder=codec),
+    head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'),
+              decoder=_base_.codec),
     test_cfg=dict(flip_test=False),
 )
 # The same framing and augmentation as the teacher's config (padding 1.25, +-45 deg, x0.75-1.25),
 # so a teacher that sees this crop resized to its input sees what it was trained on.
-train_pipeline, test_pipeline = topdown_pipelines(codec, padding=1.25, rotate_factor=45.0,
+train_pipeline, test_pipeline = topdown_pipelines(_base_.codec, padding=1.25, rotate_factor=45.0,
                                                   scale_factor=(0.75, 1.25))
 train_dataloader = dict(batch_size=32, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -12,6 +12,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 from poseforge.utils.fileio import atomic_write_bytes  # noqa: E402
 
 
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> str:
+    """Write a matplotlib figure atomically (format from the suffix): a run killed
+    mid-write keeps the previous file, never a truncated one."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=dpi, format=os.path.splitext(os.fspath(path))[1][1:] or 'png')
+    atomic_write_bytes(buffer.getvalue(), path)
+    return os.fspath(path)
+
+
 def split_fraction_metrics(val: dict) -> tuple[dict, dict]:
     """Metrics that live in [0, 1] (PCK, AUC, AP) and the rest (EPE in px, mm, ...), so each
     group gets an axis whose scale shows its changes."""
@@ -59,8 +68,6 @@ def plot_curves(history: dict, path: str | os.PathLike, title: str = '') -> str:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()  # written atomically: a run killed mid-write keeps the previous plot
-    fig.savefig(buffer, dpi=110, format=os.path.splitext(os.fspath(path))[1][1:] or 'png')
+    save_figure(fig, path)
     plt.close(fig)
-    atomic_write_bytes(buffer.getvalue(), path)
     return os.fspath(path)

@@ -36,7 +36,6 @@ With ``out_dir`` the PCK curves are also written as ``pck3d_curve.png`` and ``pc
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Sequence
 
@@ -49,6 +48,7 @@ from poseforge.evaluation.functional.keypoint_3d import (MIDDLE_MCP_PIP, PALM_FR
                                                          epe_3d, joint_errors_3d,
                                                          pck_3d_curve)
 from poseforge.registry import METRICS
+from poseforge.utils.fileio import atomic_write_json
 from poseforge.skeletons import HAND21
 
 __all__ = ['Hand3DMetric', 'plot_pck_3d']
@@ -224,9 +224,9 @@ class Hand3DMetric(BaseMetric):
         os.makedirs(self.out_dir, exist_ok=True)
         stem = ('pck3d_curve' if self.pred_key == 'pred_keypoints_3d'
                 else f'pck3d_curve_{self.pred_key}')
-        with open(os.path.join(self.out_dir, f'{stem}.json'), 'w', encoding='utf-8') as f:
-            json.dump(dict(thresholds_mm=self.thresholds.tolist(), auc_range_mm=self.auc_range,
-                           curves=curves, metrics=metrics), f, indent=1)
+        atomic_write_json(dict(thresholds_mm=self.thresholds.tolist(),
+                               auc_range_mm=self.auc_range, curves=curves, metrics=metrics),
+                          os.path.join(self.out_dir, f'{stem}.json'), indent=1)
         plot_pck_3d(self.thresholds, curves, os.path.join(self.out_dir, f'{stem}.png'),
                     self.auc_range, metrics)
 
@@ -258,5 +258,6 @@ def plot_pck_3d(thresholds: np.ndarray, curves: dict[str, Sequence[float]], path
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='lower right')
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from poseforge.visualization.plots import save_figure
+    save_figure(fig, path)
     return path
