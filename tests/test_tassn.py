@@ -15,6 +15,7 @@ from poseforge.evaluation.metrics import Hand3DMetric
 from poseforge.models.estimators.tassn import (TASSN, consistency_loss, crop_intrinsics,
                                                reprojection_loss, weak_perspective_fit)
 from poseforge.registry import MODELS
+from poseforge.utils.seeding import rng_state, set_rng_state
 
 CODEC = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(8, 8), sigma=1.0)
 DEPTH = dict(type='RelativeDepth')
@@ -25,7 +26,12 @@ TRAIN, _ = topdown_3d_pipelines(CODEC, DEPTH, rotate_factor=0.0, scale_factor=(1
 
 @pytest.fixture(autouse=True)
 def scope():
+    """The registry scope, and the global RNGs left as found (unseeded clips draw from numpy's
+    global generator; later tests must not see a different stream)."""
+    state = rng_state()
     init_default_scope('poseforge')
+    yield
+    set_rng_state(state)
 
 
 def tiny_tassn(temporal: dict | None = None, **kwargs) -> TASSN:
