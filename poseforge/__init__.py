@@ -18,8 +18,8 @@ from typing import Any
 __version__ = '0.1.0'
 
 #: Subpackages and modules reachable as attributes, each imported on first access.
-SUBMODULES = ('apis', 'codecs', 'datasets', 'deploy', 'distillers', 'engine', 'evaluation',
-              'generation', 'models', 'registry', 'skeletons', 'tracking', 'utils',
+SUBMODULES = ('analysis', 'apis', 'codecs', 'datasets', 'deploy', 'distillers', 'engine',
+              'evaluation', 'generation', 'models', 'registry', 'skeletons', 'tracking', 'utils',
               'visualization')
 
 __all__ = ['__version__', *SUBMODULES]

@@ -97,8 +97,10 @@ def _child(parent: Registry, name: str, *locations: str) -> Registry:
 MODELS = _child(MMENGINE_MODELS, 'model', 'poseforge.models', 'poseforge.deploy',
                 'poseforge.distillers')
 DATASETS = _child(MMENGINE_DATASETS, 'dataset', 'poseforge.datasets')
-TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms')
-METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics')
+TRANSFORMS = _child(MMENGINE_TRANSFORMS, 'transform', 'poseforge.datasets.transforms',
+                    'poseforge.distillers.amalgamation.tasks')
+METRICS = _child(MMENGINE_METRICS, 'metric', 'poseforge.evaluation.metrics',
+                 'poseforge.distillers.amalgamation.tasks')
 EVALUATORS = _child(MMENGINE_EVALUATOR, 'evaluator', 'poseforge.evaluation')
 # NSRM's LimbWeightDecayHook lives with its model (poseforge.models.nsrm), the KD-ticket
 # pruning hook with the distillers.

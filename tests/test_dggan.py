@@ -11,6 +11,8 @@ import pytest
 import torch
 from mmengine.optim import OptimWrapperDict
 
+from conftest import ROOT
+
 from poseforge.engine.multi_optim import MultiOptimWrapperConstructor
 from poseforge.models.dggan import DGGAN, DepthRegularizer, GANLoss, ImagePool
 from poseforge.registry import MODELS
@@ -261,3 +263,67 @@ def test_amp_type_reaches_every_network_and_bad_optimiser_configs_fail():
         MultiOptimWrapperConstructor(dict(generator=dict(lr=1e-3)))
     with pytest.raises(TypeError, match='MultiOptimWrapperConstructor'):
         model.train_step(synthetic_batch(), wrappers['generator'])
+
+
+# ----------------------------------------------------------------------------- losses, sizes
+def test_losses_compose_with_the_papers_weights():
+    """D loss = 0.5 (real + fake) on D's logits of cat[RGB, depth] (the fake through the pool);
+    G loss = L_GAN + 10 task; task = heatmap MSE + 0.1 SmoothL1(relative depth) + L1(rendered
+    predicted pose, generated depth)."""
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_dggan('joint'))
+    data = model.data_preprocessor(synthetic_batch(), True)
+    inputs, samples = data['inputs'], data['data_samples']
+    rgb = model.small_rgb(inputs)
+    assert rgb.shape[-2:] == (DEPTH, DEPTH)
+    with torch.no_grad():
+        fake = model.generate_depth(rgb)
+        d = model.discriminator_losses(rgb, fake, samples['depth_map'])  # pool filling: as is
+        bce = torch.nn.functional.binary_cross_entropy_with_logits
+        real_logits = model.discriminator(torch.cat([rgb, samples['depth_map'] * 2 - 1], 1))
+        fake_logits = model.discriminator(torch.cat([rgb, fake * 2 - 1], 1))
+        assert d['loss_d_real'] == pytest.approx(
+            bce(real_logits, torch.ones_like(real_logits)).item(), rel=1e-5)
+        assert d['loss_d_fake'] == pytest.approx(
+            bce(fake_logits, torch.zeros_like(fake_logits)).item(), rel=1e-5)
+        assert d['loss_d'] == pytest.approx(0.5 * (d['loss_d_real'] + d['loss_d_fake']).item())
+        model.eval()  # fixed BatchNorm statistics: the parts below recomputed alike
+        g = model.generator_losses(inputs, samples, rgb, fake)
+        assert g['loss_g'] == pytest.approx((g['loss_g_gan'] + 10 * g['loss_task']).item(),
+                                            rel=1e-5)
+        assert g['loss_task'] == pytest.approx(
+            (g['loss_kpt'] + g['loss_depth'] + g['loss_reg_l1']).item(), rel=1e-5)
+        _, depth = model.pose_net(inputs, mode='tensor')
+        smooth = torch.nn.functional.smooth_l1_loss(depth, samples['keypoint_depth'])
+        assert g['loss_depth'] == pytest.approx(0.1 * smooth.item(), rel=1e-5)
+        uvd = torch.cat([samples['pose_uvd'][..., :2],
+                         (0.5 + depth / (2 * model.depth_codec.depth_span))[..., None]], -1)
+        l1 = (model.regularizer(uvd) - fake).abs().mean()
+        assert g['loss_reg_l1'] == pytest.approx(l1.item(), rel=1e-5)
+
+
+def test_paper_sized_networks():
+    """configs/_base_/models/dggan_cpm-vgg19_256.py: ResNet-9 generator (BatchNorm, tanh, 1
+    channel), 3-layer PatchGAN with instance norm on 4 channels giving patch logits, and a
+    regulariser rendering 128 x 128 maps (run on small inputs here: they are convolutional)."""
+    from mmengine.config import Config
+
+    from poseforge.models.dggan.generator import ResnetBlock
+    cfg = Config.fromfile(str(ROOT / 'configs' / '_base_' / 'models' / 'dggan_cpm-vgg19_256.py'))
+    assert tuple(cfg.model.depth_size) == (128, 128) and cfg.model.pool_size == 50
+    generator = MODELS.build(cfg.model.generator)
+    layers = list(generator.model)
+    assert sum(isinstance(m, ResnetBlock) for m in layers) == 9
+    assert isinstance(layers[-1], torch.nn.Tanh)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in generator.modules())
+    torch.manual_seed(0)
+    out = generator(10 * torch.randn(1, 3, 32, 32))
+    assert out.shape == (1, 1, 32, 32) and out.abs().max() <= 1
+    discriminator = MODELS.build(cfg.model.discriminator)
+    assert sum(isinstance(m, torch.nn.InstanceNorm2d) for m in discriminator.modules()) == 3
+    assert not any(isinstance(m, torch.nn.Sigmoid) for m in discriminator.modules())
+    assert discriminator(torch.randn(1, 4, 32, 32)).shape == (1, 1, 2, 2)  # 70x70 PatchGAN
+    regularizer = MODELS.build(cfg.model.regularizer)
+    assert regularizer.output_size == 128
+    assert regularizer(torch.rand(1, 21, 3)).shape == (1, 1, 128, 128)
+    assert cfg.model.gan_loss.mode == 'vanilla'  # BCE with logits; 'lsgan' the option

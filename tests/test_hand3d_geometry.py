@@ -166,3 +166,32 @@ def test_estimator_predicts_both_reconstructions_and_flip_averages_depth(real_ha
         demo = net.predict(inputs, dict(meta=[dict(meta, keypoints_3d=None)]))[0]
     assert demo['pred_keypoints_3d_given'] == 'no-gt'
     assert np.allclose(demo['pred_keypoints_3d'], demo['pred_keypoints_3d_est'])
+
+
+def test_inference_api_returns_the_demo_reconstruction(tiny_synth):
+    """``inference_topdown`` on a DGGAN config (whose test pipeline also loads depth, for the
+    figures): the 3D joints with nothing granted, on the rays of the predicted 2D through the
+    given ``K``; without ``K`` still a 3D hand (default focal length, box centre)."""
+    from conftest import ROOT
+
+    from poseforge.apis import inference_topdown, init_model
+    from poseforge.datasets.synth_hand import SynthHandDataset
+    torch.manual_seed(0)
+    model = init_model(ROOT / 'configs' / 'dggan' /
+                       'dggan_cpm-light_synth-hands-128_stage4-joint.py')
+    info = SynthHandDataset(ann_file='annotations/test.json', data_root=str(tiny_synth),
+                            serialize_data=False).get_data_info(0)
+    [result] = inference_topdown(model, info['img_path'], bboxes=[info['bbox']], K=info['K'])
+    joints = result['keypoints_3d'].astype(np.float64)
+    assert joints.shape == (21, 3) and result['keypoint_depth'].shape == (21,)
+    assert np.allclose(project_points(joints, info['K']), result['keypoints'], atol=1e-2)
+    # nothing granted: the root depth solved for the size prior (an untrained network's 2D
+    # may leave no exact solution: the solver's nearest depth, clamped to the plausible range)
+    test_cfg = model.pose_net.test_cfg
+    expected = reconstruct_3d_estimated(result['keypoints'].astype(np.float64),
+                                        result['keypoint_depth'].astype(np.float64), info['K'],
+                                        test_cfg['bone_length_prior'],
+                                        root_range=test_cfg['root_depth_range'])
+    assert np.allclose(joints, expected, atol=1e-2)
+    [guess] = inference_topdown(model, info['img_path'], bboxes=[info['bbox']])
+    assert np.isfinite(guess['keypoints_3d']).all() and guess['keypoints_3d'][0, 2] > 0

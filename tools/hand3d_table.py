@@ -15,7 +15,11 @@ Rows (all on the light CPM trunk, 128 x 128 crops, the generated hands' test spl
   the pose network ``--iters / 2`` iterations alone, the regulariser ``--regularizer-iters`` on
   ground-truth pose / depth pairs, the GAN ``--gan-iters``, then ``--iters / 2`` joint
   iterations. The pose network so gets the same ``--iters`` updates as the other rows; the
-  regulariser and the GAN train extra (stated in the table).
+  regulariser and the GAN train extra (stated in the table);
+* **DGGAN without the regulariser's loss** (``--rows dggan-noreg``, after a ``dggan`` row in the
+  same ``--work-dir``): the joint stage again from the same GAN-stage checkpoint with
+  ``model.regularizer_weight=0``, so that the staging, the optimiser restarts and the GAN are
+  the same and only the L1 between the rendered pose and the generated depth is missing.
 
 Every row: the same seed, batch size and data; the pose network's optimiser is the same Adam
 (lr ``--lr``) with a constant rate in every row (DGGAN's generator, discriminator and
@@ -59,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/hand3d_table')
     parser.add_argument('--out', default=None, help='markdown table (default: in --work-dir)')
     parser.add_argument('--rows', nargs='+', default=['cpm', 'hand3d', 'dggan'],
-                        choices=['cpm', 'hand3d', 'dggan'])
+                        choices=['cpm', 'hand3d', 'dggan', 'dggan-noreg'])
     return parser.parse_args(argv)
 
 
@@ -80,7 +84,7 @@ def run(args: list[str], log: str, threads: int = 1) -> None:
 
 
 def stage_config(base: str, work_dir: str, iters: int, args: argparse.Namespace,
-                 load_from: str | None, pose_lr: bool) -> str:
+                 load_from: str | None, pose_lr: bool, extra: tuple[str, ...] = ()) -> str:
     """A config in ``work_dir`` that inherits ``base`` and sets the shared budget."""
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, 'config.py')
@@ -106,6 +110,7 @@ def stage_config(base: str, work_dir: str, iters: int, args: argparse.Namespace,
                          f"lr={args.lr}, betas=(0.9, 0.999))))")
         else:
             lines.append(f"optim_wrapper = dict(optimizer=dict(type='Adam', lr={args.lr}))")
+    lines += list(extra)
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return path
@@ -113,9 +118,10 @@ def stage_config(base: str, work_dir: str, iters: int, args: argparse.Namespace,
 
 def train_and_eval(base: str, work_dir: str, iters: int, args: argparse.Namespace,
                    load_from: str | None = None, pose_lr: bool = True,
-                   evaluate: bool = True) -> tuple[str, dict, float]:
+                   evaluate: bool = True, extra: tuple[str, ...] = ()
+                   ) -> tuple[str, dict, float]:
     """``(checkpoint, metrics, seconds)`` of one training run (and its test evaluation)."""
-    config = stage_config(base, work_dir, iters, args, load_from, pose_lr)
+    config = stage_config(base, work_dir, iters, args, load_from, pose_lr, extra)
     start = time.time()
     run(['tools/train.py', config, '--work-dir', work_dir], osp.join(work_dir, 'train.log'),
         args.threads)
@@ -145,7 +151,7 @@ def row_values(name: str, metrics: dict, seconds: float, note: str) -> dict:
     }
 
 
-ROW_ORDER = ('cpm', 'hand3d', 'dggan_stage1', 'dggan')
+ROW_ORDER = ('cpm', 'hand3d', 'dggan_stage1', 'dggan', 'dggan_noreg')
 
 
 def save_row(work: str, key: str, row: dict) -> None:
@@ -224,6 +230,21 @@ def main(argv=None) -> list[dict]:
         save_row(work, 'dggan', row_values(
             'DGGAN (4 stages)', metrics, total, f'{half} + {args.iters - half} pose it; '
             f'regulariser {args.regularizer_iters} it, GAN {args.gan_iters} it'))
+    if 'dggan-noreg' in args.rows:
+        pointer = osp.join(work, f'dggan_{DGGAN_STAGES[2]}', 'last_checkpoint')
+        if not osp.isfile(pointer):
+            raise SystemExit(f"--rows dggan-noreg needs a dggan row's GAN stage in {work} "
+                             '(run --rows dggan first)')
+        with open(pointer) as f:
+            gan_ckpt = f.read().strip()
+        half = args.iters // 2
+        _, metrics, sec = train_and_eval(
+            DGGAN_CONFIG.format(DGGAN_STAGES[3]), osp.join(work, 'dggan_noreg_stage4-joint'),
+            args.iters - half, args, load_from=gan_ckpt,
+            extra=('model = dict(regularizer_weight=0.0)',))
+        save_row(work, 'dggan_noreg', row_values(
+            'DGGAN, regulariser loss off in the joint stage', metrics, sec,
+            f'joint stage only: {args.iters - half} it from the DGGAN row\'s GAN stage'))
     rows = saved_rows(work)
     out = args.out or osp.join(work, 'hand3d_table.md')
     print(write_table(rows, args, out))

@@ -9,8 +9,12 @@ from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 
 train_pipeline, test_pipeline = topdown_3d_pipelines(_base_.codec, _base_.depth_codec,
                                                      padding=1.25, **_base_.dggan_augmentation)
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+# the release's pickles, as configs/dggan/_dggan_cpm-vgg19_rhd-256.py (whose depth PNGs sit in
+# that layout), so that the two models train and are evaluated on the same hands
+train_dataloader = dict(dataset=dict(ann_file='training/anno_training.pickle',
+                                     pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(ann_file='evaluation/anno_evaluation.pickle',
+                                   pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = _base_.hand3d_evaluator
 test_evaluator = val_evaluator

@@ -77,7 +77,10 @@ def init_model(config: str | os.PathLike | Config, checkpoint: str | None = None
 
 def _test_pipeline(cfg: Config, from_array: bool) -> Compose:
     loader = cfg.get('test_dataloader') or cfg.val_dataloader
-    steps = [dict(t) for t in loader['dataset']['pipeline']]
+    # depth maps and their targets are labels (a 3D config's test pipeline may load them to
+    # draw beside the generated ones): inference has none
+    steps = [dict(t) for t in loader['dataset']['pipeline']
+             if t['type'] not in ('LoadDepth', 'GenerateDepthTarget')]
     if from_array:
         steps = [t for t in steps if t['type'] != 'LoadImage']
     return Compose(steps)
@@ -85,16 +88,24 @@ def _test_pipeline(cfg: Config, from_array: bool) -> Compose:
 
 @torch.no_grad()
 def inference_topdown(model: torch.nn.Module, image: str | np.ndarray,
-                      bboxes: Sequence | np.ndarray | None = None) -> list[dict]:
+                      bboxes: Sequence | np.ndarray | None = None,
+                      K: np.ndarray | None = None,
+                      dist: np.ndarray | None = None) -> list[dict]:
     """Estimate keypoints for each box in ``image``.
 
     Args:
         model: from :func:`init_model`.
         image: a path, or an RGB ``uint8`` array (H, W, 3).
         bboxes: (N, 4) ``x1, y1, x2, y2`` boxes in image pixels; ``None`` uses the whole image.
+        K, dist: the camera's intrinsics (3, 3) and OpenCV distortion, for 3D models; without
+            ``K`` a 3D model assumes its ``test_cfg.default_focal`` and the box centre.
 
     Returns:
-        One dict per box: ``keypoints`` (K, 2) image px, ``keypoint_scores`` (K,), ``bbox``.
+        One dict per box: ``keypoints`` (K, 2) image px, ``keypoint_scores`` (K,), ``bbox``;
+        a 3D model (``Topdown3DPoseEstimator``, DGGAN) adds ``keypoints_3d`` (K, 3) mm in the
+        camera frame, reconstructed with nothing granted (root depth solved from the 2D and
+        the relative depths, size from ``test_cfg.bone_length_prior``), and
+        ``keypoint_depth`` (K,) (relative depths in reference-bone units).
     """
     from_array = isinstance(image, np.ndarray)
     if from_array:
@@ -115,11 +126,21 @@ def inference_topdown(model: torch.nn.Module, image: str | np.ndarray,
                     keypoints=np.zeros((num_kpts, 2), np.float32),
                     keypoints_visible=np.ones(num_kpts, np.float32),
                     flip_indices=model.dataset_meta['flip_indices'])
+        if K is not None:
+            info['K'] = np.asarray(K, np.float32)
+            if dist is not None:
+                info['dist'] = np.asarray(dist, np.float32)
         if from_array:
             info.update(img=image, img_shape=(h, w), ori_shape=(h, w), img_path='<array>')
         else:
             info['img_path'] = os.fspath(image)
         samples.append(pipeline(info))
     outputs = model.test_step(pose_collate(samples))
-    return [dict(keypoints=o['pred_keypoints'], keypoint_scores=o['pred_scores'], bbox=box)
-            for o, box in zip(outputs, boxes)]
+    results = []
+    for o, box in zip(outputs, boxes):
+        result = dict(keypoints=o['pred_keypoints'], keypoint_scores=o['pred_scores'], bbox=box)
+        if 'pred_keypoints_3d' in o:  # no label in the sample: the no-ground-truth reconstruction
+            result.update(keypoints_3d=o['pred_keypoints_3d'],
+                          keypoint_depth=o['pred_keypoint_depth'])
+        results.append(result)
+    return results

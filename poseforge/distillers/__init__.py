@@ -16,3 +16,7 @@ __all__ = ['base', 'export', 'losses', 'okdhp', 'recorder', 'teacher', 'BaseDist
 
 from poseforge.distillers import kd  # noqa: E402,F401  (teacher -> student KD, issue 13)
 __all__ += ['kd']
+
+# model protection and reuse (issue 14): nasty teachers, the safe distillation box, amalgamation
+from poseforge.distillers import amalgamation, nasty, sdb  # noqa: E402,F401
+__all__ += ['amalgamation', 'nasty', 'sdb']

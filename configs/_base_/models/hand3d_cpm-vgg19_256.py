@@ -9,6 +9,8 @@ model = dict(
     type='Topdown3DPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor'),
     backbone=dict(type='CPM', arch='vgg19', num_keypoints=21, num_stages=6),
+    # DGGAN's code: nn.MSELoss per stage, the mean over keypoints (the 2D CPM configs use the
+    # CPM paper's sum), beside the depth head's 0.1 SmoothL1
     head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'),
               decoder=_base_.codec),
     depth_head=dict(type='RelativeDepthHead', in_channels=128, num_keypoints=21,
