@@ -52,7 +52,9 @@ def _frame_pipeline(cfg: Any) -> Compose:
     dataset = _loader_dataset(cfg)
     while 'pipeline' not in dataset and 'dataset' in dataset:  # wrappers (ClipDataset)
         dataset = dataset['dataset']
-    return Compose([dict(t) for t in dataset['pipeline'] if t['type'] != 'LoadImage'])
+    # frames come as arrays; depth maps and their targets are labels a video does not have
+    return Compose([dict(t) for t in dataset['pipeline']
+                    if t['type'] not in ('LoadImage', 'LoadDepth', 'GenerateDepthTarget')])
 
 
 def default_camera(model: torch.nn.Module, width: int, height: int,
