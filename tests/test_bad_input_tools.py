@@ -53,6 +53,16 @@ def checkpoints(tiny_train_config, tmp_path_factory) -> dict[str, Path]:
 
 
 # --------------------------------------------------------------------------- checkpoints
+def test_resume_with_nothing_to_resume_keeps_the_configs_load_from(tiny_train_config,
+                                                                   checkpoints, tmp_path):
+    """A new run under ``--resume`` starts from the config's ``load_from`` (here another
+    model's weights, so the strict load must refuse them) instead of silently from scratch."""
+    result = run_tool('train', str(tiny_train_config), '--work-dir', str(tmp_path), '--resume',
+                      '--cfg-options', f"load_from={checkpoints['nsrm']}")
+    one_error_line(result, 'nsrm.pth', 'does not fit the model')
+    assert "starting from the config's load_from" in result.stderr
+
+
 def test_eval_refuses_another_models_checkpoint_and_writes_no_metrics(tiny_train_config,
                                                                       checkpoints, tmp_path):
     result = run_tool('eval', str(tiny_train_config), str(checkpoints['nsrm']),

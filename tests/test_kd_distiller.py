@@ -191,6 +191,22 @@ def test_label_free_distillation_needs_no_targets(tiny_teacher):
     assert 'loss_kpt' not in losses and losses['loss_hm'].item() > 0
 
 
+
+def test_gt_weight_scales_the_students_own_loss_and_nothing_else(tiny_teacher):
+    ckpt, _, batch = tiny_teacher
+    data = None
+    values = {}
+    for alpha in (1.0, 0.25):
+        torch.manual_seed(0)  # the same student both times
+        model = build_distiller(ckpt, gt_weight=alpha, distill=ALL_LOSSES[:1])
+        model.eval()  # BatchNorm on running statistics: the same student output both times
+        data = data or model.data_preprocessor(batch)
+        values[alpha] = model.loss(**data)
+        own = model.student(data['inputs'], data['data_samples'], mode='loss')['loss_kpt']
+        assert values[alpha]['loss_kpt'].item() == pytest.approx(alpha * own.item(), rel=1e-6)
+    assert values[0.25]['loss_hm'].item() == pytest.approx(values[1.0]['loss_hm'].item(),
+                                                           rel=1e-6)
+
 # --------------------------------------------------------------------------- through the tools
 def _config_file(tmp_path: Path, tiny_synth: Path, ckpt: Path) -> Path:
     """A KD config on the tiny data: the student config's runtime, the tiny pair."""
@@ -295,6 +311,8 @@ def test_kd_ticket_pruning_reports_the_real_sparsity_of_the_exported_student(too
     work = tool_run.tmp / 'prune'
     opts = [f'{k}={v}' for k, v in tool_run.opts.items()
             if k.startswith(('train_dataloader', 'val_dataloader', 'test_dataloader'))]
+    # lr 0: the round's retraining changes no weight, so its survivors must be the dense ones
+    opts.append('optim_wrapper.optimizer.lr=0.0')
     rows = prune_student.main([str(tool_run.config), str(tool_run.work / 'epoch_2.pth'),
                                '--rounds', '1', '--rate', '0.4', '--epochs', '1',
                                '--work-dir', str(work), '--cfg-options', *opts])
@@ -308,6 +326,10 @@ def test_kd_ticket_pruning_reports_the_real_sparsity_of_the_exported_student(too
     assert pruned['sparsity'] == pytest.approx(0.4, abs=1e-3)
     assert rows[0]['sparsity'] < 0.01  # the dense round
     assert not any(k.endswith(('_orig', '_mask')) for k in state)  # permanent, plain keys
+    dense = safe_load(rows[0]['student'])['state_dict']
+    for key in prunable_keys(state):  # the round started from round 0's weights, not scratch
+        kept = state[key] != 0
+        assert torch.equal(state[key][kept], dense[key][kept]), key
     assert set(pruned['metrics']) >= {'PCK@0.2', 'AUC', 'EPE'}
     table = (work / 'prune.md').read_text()
     assert '| 1 | 0.400 | 0.400 |' in table

@@ -16,8 +16,9 @@ from poseforge.distillers.kd.geometry import KeypointMap, resample_to_student
 from poseforge.distillers.kd.losses import (AMDLoss, FeatureKDLoss, HeadSharingKDLoss,
                                             HeatmapKDLoss, KDContext)
 from poseforge.distillers.kd.mixup import MixupKD
-from poseforge.distillers.kd.pruning import (apply_masks_to_state, global_magnitude_prune,
-                                             make_permanent, sparsity_of)
+from poseforge.distillers.kd.pruning import (apply_masks_to_state, collapsed_layers,
+                                             global_magnitude_prune, make_permanent,
+                                             sparsity_of)
 from poseforge.distillers.kd.schedules import WeightSchedule
 from poseforge.utils.config import ConfigError
 
@@ -124,6 +125,24 @@ def test_feature_kd_resizes_the_student_to_the_teacher_grid_bilinearly():
     with pytest.raises(ConfigError, match='needs student= and teacher='):
         FeatureKDLoss(student='student.a')
 
+
+
+def test_feature_kd_3x3_alignment_is_a_padded_3x3_convolution():
+    rng = np.random.default_rng(6)
+    fs = rng.standard_normal((2, 3, 5, 4)).astype(np.float32)
+    ft = rng.standard_normal((2, 4, 5, 4)).astype(np.float32)
+    loss = FeatureKDLoss(student='student.a', teacher='teacher.b', student_channels=3,
+                         teacher_channels=4, kernel_size=3, weight=1.0)
+    w = loss.align.weight.detach().numpy()  # (4, 3, 3, 3)
+    b = loss.align.bias.detach().numpy()
+    padded = np.pad(fs, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    aligned = sum(np.einsum('oc,bchw->bohw', w[:, :, dy, dx], padded[:, :, dy:dy + 5, dx:dx + 4])
+                  for dy in range(3) for dx in range(3)) + b[None, :, None, None]
+    ctx = context(records={'student.a': torch.tensor(fs), 'teacher.b': torch.tensor(ft)})
+    assert loss(ctx).item() == pytest.approx(((aligned - ft) ** 2).sum() / 2, rel=1e-5)
+    with pytest.raises(ConfigError, match='kernel_size must be 1 or 3'):
+        FeatureKDLoss(student='student.a', teacher='teacher.b', student_channels=3,
+                      teacher_channels=4, kernel_size=5)
 
 # --------------------------------------------------------------------------- head sharing
 class _FakeDistiller(nn.Module):
@@ -309,6 +328,22 @@ def test_global_magnitude_pruning_hits_the_sparsity_and_keeps_earlier_zeros():
     assert sparsity_of(state)['zeros'] == round(0.75 * total)
     # BatchNorm is not pruned and not counted
     assert sparsity_of(state)['total'] == total
+
+
+def test_a_small_output_layer_collapses_under_global_pruning_unless_excluded():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(8, 16, 3), nn.Conv2d(16, 4, 1))
+    nn.init.normal_(net[1].weight, std=0.001)  # a heatmap output conv's initialisation
+    global_magnitude_prune(net, 0.5)
+    state = apply_masks_to_state(net.state_dict())
+    assert collapsed_layers(state) == ['1.weight']
+    kept = nn.Sequential(nn.Conv2d(8, 16, 3), nn.Conv2d(16, 4, 1))
+    nn.init.normal_(kept[1].weight, std=0.001)
+    global_magnitude_prune(kept, 0.5, exclude=['1.weight'])
+    state = apply_masks_to_state(kept.state_dict())
+    assert collapsed_layers(state, exclude=['1.weight']) == []
+    assert bool(state['1.weight'].all()) and sparsity_of(state, exclude=['1.weight'])['sparsity'] \
+        == pytest.approx(0.5, abs=1e-3)
 
 
 def test_teacher_predictions_map_back_through_the_resize_and_the_crop():

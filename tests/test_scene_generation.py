@@ -95,3 +95,31 @@ def test_every_option_same_bytes_whatever_workers_and_after_resume(tmp_path, wor
     generate_dataset(tmp_path / 'resumed', cfg=cfg, workers=1, **TINY)
     one = _files(tmp_path / 'one')
     assert one == _files(tmp_path / 'many') == _files(tmp_path / 'resumed')
+
+
+def test_cli_scene_and_grasp_options_reach_the_generator(tmp_path, capsys):
+    import generate_dataset as cli   # tools/ is on sys.path (conftest)
+    tiny = ['--num', '1', '--views', '1', '--size', '32', '--workers', '1', '--no-depth']
+    legacy, custom = tmp_path / 'legacy', tmp_path / 'custom'
+    assert cli.main(['--out', str(legacy), *tiny, '--scene', 'legacy', '--grasp-prob', '0']) == 0
+    assert cli.main(['--out', str(custom), *tiny, '--scene-options',
+                     '{"object_prob": 0, "sleeve_prob": 1, "lights": [2, 2]}']) == 0
+    recorded = {name: json.loads((tmp_path / name / 'generation.json').read_text())['config']
+                for name in ('legacy', 'custom')}
+    assert recorded['legacy']['scene']['preset'] == 'legacy'
+    assert recorded['legacy']['prior']['grasp_prob'] == 0.0
+    want = json.loads(json.dumps(dict(SceneConfig().to_dict(), object_prob=0, sleeve_prob=1,
+                                      lights=[2, 2])))
+    assert recorded['custom']['scene'] == want
+    assert recorded['custom']['prior']['grasp_prob'] == GenerationConfig().prior.grasp_prob
+    # the same folder with another look is another dataset: refused, nothing overwritten
+    before = _files(legacy)
+    capsys.readouterr()
+    assert cli.main(['--out', str(legacy), *tiny]) == 2
+    assert 'other settings' in capsys.readouterr().err
+    assert _files(legacy) == before
+    for bad in ('{"glitter": 1}', '[1]', '{"background": "photo"}'):
+        with pytest.raises(SystemExit) as stop:
+            cli.parse_args(['--out', str(tmp_path / 'x'), *tiny, '--scene-options', bad])
+        assert stop.value.code == 2
+    assert 'glitter' in capsys.readouterr().err

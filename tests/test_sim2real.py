@@ -115,6 +115,7 @@ def test_sim2real_tool_end_to_end_on_a_tiny_budget(tmp_path, fixtures_dir):
     assert sim2real.main(argv) == 0
     table = out.read_text()
     assert '| today |' in table and '| default |' in table and 'real_rhd PCK@0.2' in table
+    assert 'train_dataloader.batch_size=4' in table.splitlines()[0]   # the budget, stated
     report = json.loads(out.with_suffix('.json').read_text())
     for row in report['rows']:
         assert row['pool']['hands'] == 12 and 0.0 <= row['pool']['PCK@0.2'] <= 1.0

@@ -19,8 +19,12 @@ number of epochs for all) and evaluated on its test split (tools/eval.py) in eac
 The table (markdown) has PCK@0.2, AUC, EPE, parameters and GFLOP of what runs at inference in
 that mode, train samples/s of the config (tools/benchmark.py train: batch 32),
 inference ms/image (tools/benchmark.py infer: batch 1), and states the budget.
-A PCK-vs-threshold plot and every number (JSON) are written beside it. Runs resume: a row
-whose training finished is only re-evaluated.
+A PCK-vs-threshold plot and every number (JSON) are written beside it. Rows whose epochs
+differ (a teacher trained on its own schedule) get an epochs column. ``--baseline CONFIG``
+(one of the rows, e.g. the student alone) adds each row's PCK@0.2 and EPE difference to it, so
+a method that does not help reads as such. Runs resume: a row whose training finished is not
+retrained, and a mode evaluated from the same checkpoint is not re-evaluated (its numbers are
+kept in ``<work-dir>/<config>/row_<mode>.json``; ``--re-evaluate`` redoes them).
 
 Example (the README's OKDHP table)::
 
@@ -65,7 +69,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                              'machine shared with other jobs 1 can be several times faster)')
     parser.add_argument('--cfg-options', nargs='+', default=[], metavar='KEY=VALUE',
                         help='options given to every row')
-    return parser.parse_args(argv)
+    parser.add_argument('--baseline', default=None, metavar='CONFIG',
+                        help='a row config (its first mode) every row is compared with')
+    parser.add_argument('--re-evaluate', action='store_true',
+                        help='evaluate and time rows again even when their checkpoint has not '
+                             'changed since the last run')
+    args = parser.parse_args(argv)
+    if args.baseline and args.baseline not in [row[0] for row in args.row]:
+        parser.error(f'--baseline {args.baseline} is not one of the --row configs')
+    return args
 
 
 THREADS = [2]
@@ -162,9 +174,15 @@ def evaluate_row(config: str, modes: list[str], args: argparse.Namespace) -> lis
     modes = modes or (['student'] if info['distiller'] else [''])
     print(f'training {config} ...', flush=True)
     checkpoint, seconds = train(config, work, options)
+    cached = {mode: cached_row(work, mode, checkpoint, args) for mode in modes}
+    if all(cached.values()):
+        return [cached[mode] for mode in modes]
     train_speed = benchmark('train', config, options)
     rows = []
     for mode in modes:
+        if cached[mode]:
+            rows.append(cached[mode])
+            continue
         shipped = info['distiller'] and (mode in STUDENT_MODES or mode.startswith('branch'))
         if shipped:
             branch = ['--branch', mode[len('branch'):]] if mode.startswith('branch') else []
@@ -184,9 +202,19 @@ def evaluate_row(config: str, modes: list[str], args: argparse.Namespace) -> lis
                          gflop=infer['gflop_per_sample'], infer_ms=infer['ms_per_image'],
                          train_samples_per_s=train_speed['samples_per_s'],
                          train_minutes=round(seconds / 60, 1), epochs=info['epochs'],
-                         batch_size=info['batch_size']))
+                         batch_size=info['batch_size'], trained_checkpoint=checkpoint))
+        Path(ROOT_DIR, work, f'row_{mode or "model"}.json').write_text(json.dumps(rows[-1]))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != 'pck_curve'}), flush=True)
     return rows
+
+
+def cached_row(work: str, mode: str, checkpoint: str, args: argparse.Namespace) -> dict | None:
+    """The row evaluated from ``checkpoint`` by an earlier run (``None``: evaluate it)."""
+    path = Path(ROOT_DIR, work, f'row_{mode or "model"}.json')
+    if args.re_evaluate or not path.is_file():
+        return None
+    row = json.loads(path.read_text())
+    return row if row.get('trained_checkpoint') == checkpoint else None
 
 
 def markdown(rows: list[dict], args: argparse.Namespace) -> str:
@@ -201,17 +229,42 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
         f'`{data}`{options}; every row trained with it once. Parameters '
         'and GFLOP: what runs at inference in that mode (a student: the exported checkpoint). '
         f'Train samples/s: the config\'s training step, batch 32, {args.threads} thread(s); '
-        f'inference: batch 1, {args.threads} thread(s).', '',
+        f'inference: batch 1, {args.threads} thread(s).'
+        + (f' Δ: the row minus `{Path(args.baseline).stem}`.' if getattr(args, 'baseline', None)
+           else ''), '',
         '| model (mode) | PCK@0.2 | AUC | EPE (px) | parameters | GFLOP | train samples/s | '
-        'inference ms/image | train time (min) |',
-        '|---|---:|---:|---:|---:|---:|---:|---:|---:|']
+        'inference ms/image | train time (min) |' + extra_header(rows, args),
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|' + '---:|' * extra_header(rows, args)
+        .count('|')]
+    base = baseline_metrics(rows, args)
     for r in rows:
         m = r['metrics']
-        lines.append(f"| {r['name']} | {m.get('PCK@0.2', float('nan')):.4f} | "
-                     f"{m.get('AUC', float('nan')):.4f} | {m.get('EPE', float('nan')):.2f} | "
-                     f"{r['params']:,} | {r['gflop']:.3f} | {r['train_samples_per_s']:.1f} | "
-                     f"{r['infer_ms']:.2f} | {r['train_minutes']} |")
+        line = (f"| {r['name']} | {m.get('PCK@0.2', float('nan')):.4f} | "
+                f"{m.get('AUC', float('nan')):.4f} | {m.get('EPE', float('nan')):.2f} | "
+                f"{r['params']:,} | {r['gflop']:.3f} | {r['train_samples_per_s']:.1f} | "
+                f"{r['infer_ms']:.2f} | {r['train_minutes']} |")
+        if len(epochs) > 1:
+            line += f" {r['epochs']} |"
+        if base is not None:
+            line += (f" {m.get('PCK@0.2', float('nan')) - base.get('PCK@0.2', float('nan')):+.4f}"
+                     f" | {m.get('EPE', float('nan')) - base.get('EPE', float('nan')):+.2f} |")
+        lines.append(line)
     return '\n'.join(lines) + '\n'
+
+
+def extra_header(rows: list[dict], args: argparse.Namespace) -> str:
+    """Columns beyond the fixed ones: epochs when rows differ, differences to a baseline."""
+    text = ' epochs |' if len({r['epochs'] for r in rows}) > 1 else ''
+    if getattr(args, 'baseline', None):
+        text += ' ΔPCK@0.2 | ΔEPE (px) |'
+    return text
+
+
+def baseline_metrics(rows: list[dict], args: argparse.Namespace) -> dict | None:
+    """The metrics of the baseline config's first row (``None`` without ``--baseline``)."""
+    if not getattr(args, 'baseline', None):
+        return None
+    return next(r['metrics'] for r in rows if r['config'] == args.baseline)
 
 
 def main(argv=None) -> list[dict]:

@@ -15,7 +15,9 @@ keeping the finished units. ``--benchmark`` renders ``--num`` sequences in memor
 process (nothing written) and prints rendered views/s per core. ``--scene legacy`` renders the
 look of poseforge before the scene options (one-tone skin, one light, colour-block backgrounds);
 ``--scene-options '{"object_prob": 0, "sleeve_prob": 1}'`` changes single options of the
-default look (``poseforge.generation.appearance.SceneConfig``).
+default look (``poseforge.generation.appearance.SceneConfig``). ``--grasp-prob`` is the share of
+random poses drawn from the grasp prior (fists, power and precision grasps, pinches, gestures;
+``poseforge.generation.pose_prior.GRASPS``); 0 gives the poses of the prior without grasps.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone, uninstalled
 
 from poseforge.generation.appearance import scene_from_dict  # noqa: E402
+from poseforge.generation.pose_prior import PriorConfig  # noqa: E402
 from poseforge.generation.rigs import RIGS  # noqa: E402
 from poseforge.generation.synth_hands import (FORMATS, GenerationConfig,  # noqa: E402
                                               GenerationError, benchmark, generate_dataset)
@@ -68,6 +71,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='the look of the images (labels never depend on it)')
     parser.add_argument('--scene-options', default=None, metavar='JSON',
                         help='options of the realistic look, e.g. \'{"object_prob": 0}\'')
+    parser.add_argument('--grasp-prob', type=float, default=PriorConfig.grasp_prob,
+                        help='share of random poses drawn from the grasp prior (fists, grasps, '
+                        'pinches, gestures; default %(default)s)')
     parser.add_argument('--benchmark', action='store_true',
                         help='only measure rendering speed on one process; write nothing')
     args = parser.parse_args(argv)
@@ -79,6 +85,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                      '--size >= 16')
     if not 0.0 <= args.test_fraction <= 1.0:
         parser.error('--test-fraction must lie in [0, 1]')
+    if not 0.0 <= args.grasp_prob <= 1.0:
+        parser.error('--grasp-prob must lie in [0, 1]')
     if args.source_args is not None:
         try:
             args.source_args = json.loads(args.source_args)
@@ -103,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                            sequence_length=args.sequence_length, rig=args.rig,
                            match_lengths=args.match_lengths, output_format=args.output_format,
                            poses_from=args.poses_from, backgrounds=args.backgrounds,
-                           scene=args.scene)
+                           scene=args.scene, prior=PriorConfig(grasp_prob=args.grasp_prob))
     try:
         if args.benchmark:
             rate = benchmark(num=args.num, views=args.views, size=args.size, seed=args.seed,

@@ -16,8 +16,13 @@ Every round's student is exported (tools/export_student.py: the zeros are in the
 pruning is permanent) and evaluated (tools/eval.py). The sparsity reported is the fraction of
 zeros among the prunable weights of the exported file itself.
 
+Global magnitude pruning ranks all layers together, so a layer initialised small (the heatmap
+output conv) can be removed entirely; the table names such layers, the training log warns, and
+``--exclude`` keeps a layer dense (lottery-ticket practice for the output layer).
+
 Writes ``--work-dir/round_<r>/`` (training run, ``student.pth`` + ``student.py``, metrics), a
-markdown table (round, target and measured sparsity, non-zero weights, PCK@0.2, AUC, EPE), a
+markdown table (round, target and measured sparsity, non-zero weights, layers pruned entirely,
+PCK@0.2, AUC, EPE), a
 sparsity-vs-PCK plot beside it, and ``prune.json``. Rounds already done are not redone.
 """
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pathlib import Path
 from _common import ROOT_DIR, user_errors_exit
 
 from poseforge.distillers.export import export_student_files
-from poseforge.distillers.kd.pruning import sparsity_of
+from poseforge.distillers.kd.pruning import collapsed_layers, sparsity_of
 from poseforge.engine.checkpoint import atomic_write_bytes, safe_load
 from poseforge.utils.config import load_config
 
@@ -102,6 +107,15 @@ def round_config(args: argparse.Namespace, sparsity: float, load_from: str, path
     return path
 
 
+def start_from(train_dir: Path, previous: str) -> list[str]:
+    """tools/train.py arguments of a round: resume its own interrupted run, else start from the
+    previous round's weights (``--resume`` with nothing to resume would start from scratch,
+    dropping the config's ``load_from``)."""
+    if (train_dir / 'last_checkpoint').is_file():
+        return ['--resume']
+    return ['--load-from', previous]
+
+
 def last_checkpoint(work: Path) -> str:
     return (work / 'last_checkpoint').read_text().strip()
 
@@ -119,7 +133,7 @@ def export_and_evaluate(args: argparse.Namespace, checkpoint: str, work: Path) -
     metrics = json.loads(metrics_file.read_text())
     return dict(student=str(student), sparsity=stats['sparsity'], zeros=stats['zeros'],
                 prunable=stats['total'], all_params_sparsity=stats['all_params_sparsity'],
-                metrics=metrics)
+                collapsed=collapsed_layers(state, exclude=args.exclude), metrics=metrics)
 
 
 def prune_rounds(args: argparse.Namespace) -> list[dict]:
@@ -131,6 +145,9 @@ def prune_rounds(args: argparse.Namespace) -> list[dict]:
         done = work / 'round.json'
         if done.is_file():
             row = json.loads(done.read_text())
+            if 'collapsed' not in row:  # a round done by an earlier version of this tool
+                state = safe_load(row['student'])['state_dict']
+                row['collapsed'] = collapsed_layers(state, exclude=args.exclude)
         else:
             target = target_sparsity(args.rate, r)
             if r == 0:
@@ -139,7 +156,7 @@ def prune_rounds(args: argparse.Namespace) -> list[dict]:
                 print(f'round {r}: pruning to {target:.1%} and retraining ...', flush=True)
                 config = round_config(args, target, previous, work / 'config.py')
                 run(['tools/train.py', str(config), '--work-dir', str(work / 'train'),
-                     '--resume'])
+                     *start_from(work / 'train', previous)])
                 checkpoint = last_checkpoint(work / 'train')
             row = dict(round=r, target_sparsity=target, checkpoint=checkpoint,
                        **export_and_evaluate(args, checkpoint, work))
@@ -157,17 +174,28 @@ def markdown(rows: list[dict], args: argparse.Namespace) -> str:
     lines = [f'KD tickets: `{args.config}` from `{args.checkpoint}`; {args.rounds} rounds, '
              f'{args.rate:.0%} of the remaining conv / linear weights pruned per round (global '
              f'magnitude), each round retrained with the config\'s distillation for {epochs}'
-             + (f', rewound to `{args.rewind}`' if args.rewind else '') + '. Sparsity: zeros '
+             + (f', rewound to `{args.rewind}`' if args.rewind else '')
+             + (f"; not pruned: `{' '.join(args.exclude)}`" if args.exclude else '')
+             + '. Sparsity: zeros '
              'among the prunable weights of the exported student file.', '',
-             '| round | target sparsity | sparsity (file) | non-zero weights | PCK@0.2 | AUC | '
-             'EPE (px) |', '|---:|---:|---:|---:|---:|---:|---:|']
+             '| round | target sparsity | sparsity (file) | non-zero weights | layers pruned '
+             'entirely | PCK@0.2 | AUC | EPE (px) |', '|---:|---:|---:|---:|---|---:|---:|---:|']
     for r in rows:
         m = r['metrics']
         lines.append(f"| {r['round']} | {r['target_sparsity']:.3f} | {r['sparsity']:.3f} | "
                      f"{r['prunable'] - r['zeros']:,} / {r['prunable']:,} | "
+                     f"{collapsed_cell(r.get('collapsed', []))} | "
                      f"{m.get('PCK@0.2', float('nan')):.4f} | {m.get('AUC', float('nan')):.4f} | "
                      f"{m.get('EPE', float('nan')):.2f} |")
     return '\n'.join(lines) + '\n'
+
+
+def collapsed_cell(names: list[str]) -> str:
+    """``0``, or the count and the first names of the layers pruned entirely."""
+    if not names:
+        return '0'
+    more = ', ...' if len(names) > 3 else ''
+    return f"{len(names)} ({', '.join(names[:3])}{more})"
 
 
 def plot(rows: list[dict], path: str) -> str:

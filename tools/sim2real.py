@@ -146,6 +146,8 @@ def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
     epochs = args.epochs or "the config's"
     budget = (f'{args.num} units x {args.views} views at {args.size} px, {epochs} epochs, '
               f'seed {args.seed}, `{args.config}`')
+    if args.cfg_options:   # part of the budget (a schedule, a batch size): stated with it
+        budget += ' with `--cfg-options ' + ' '.join(args.cfg_options) + '`'
     pool = rows[0]['pool']
     lines = [f'Budget for every row: {budget}. Real pool: {pool["hands"]} labelled hands '
              f'({pool["keypoints"]} keypoints) from the shared fixtures: a handful of images, '
@@ -308,7 +310,8 @@ def main(argv=None) -> int:
         stem = osp.splitext(out)[0]
         Path(stem + '.json').write_text(json.dumps(dict(
             budget=dict(num=args.num, views=args.views, size=args.size, epochs=args.epochs,
-                        seed=args.seed, config=args.config), rows=rows), indent=1))
+                        seed=args.seed, config=args.config, cfg_options=args.cfg_options),
+            rows=rows), indent=1))
         from poseforge.skeletons import HAND21
         write_gallery(rows, results, stem + '_gallery.png', HAND21.metainfo())
         write_samples(roots, stem + '_samples.png')

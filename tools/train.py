@@ -104,10 +104,15 @@ def build_cfg(args: argparse.Namespace, distributed: bool = True):
         cfg.load_strict = False
     if args.resume == 'auto':
         target = _resume_target(cfg.work_dir)
-        cfg.resume, cfg.load_from = target is not None, target
-        if target is None and _rank() == 0:
-            print(f"{TOOL}: --resume: nothing to resume in '{cfg.work_dir}' (no "
-                  'last_checkpoint): training from scratch', file=sys.stderr)
+        if target is not None:
+            cfg.resume, cfg.load_from = True, target
+        else:  # a new run: it starts as the config says (its load_from, if any, is kept)
+            cfg.resume = False
+            start = (f"starting from the config's load_from '{cfg.load_from}'"
+                     if cfg.get('load_from') else 'training from scratch')
+            if _rank() == 0:
+                print(f"{TOOL}: --resume: nothing to resume in '{cfg.work_dir}' (no "
+                      f'last_checkpoint): {start}', file=sys.stderr)
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     if cfg.get('load_from'):  # an unreadable file is named now, not after the data has loaded

@@ -88,6 +88,18 @@ def sparsity_of(state: Mapping[str, Tensor], prefix: str = '',
                 all_params_sparsity=all_zeros / max(all_total, 1))
 
 
+def collapsed_layers(state: Mapping[str, Tensor], prefix: str = '',
+                     exclude: Sequence[str] = ()) -> list[str]:
+    """Prunable weights of a state dict that are entirely zero: layers global pruning removed
+    whole. One global threshold ranks weights of differently scaled layers together, so a layer
+    initialised small (a heatmap output conv drawn from N(0, 0.001), as mmpose's heads and
+    :class:`~poseforge.models.backbones.mobilenet_v2.MobileNetV2Pose` do) can lose every weight
+    at a moderate total sparsity, and the network's output with it. Lottery-ticket code keeps
+    the output layer out of the pruned set for that reason (open_lth ignores ``fc.weight``):
+    pass ``exclude``."""
+    return [k for k in prunable_keys(state, prefix, exclude) if not bool(state[k].any())]
+
+
 def global_magnitude_prune(module: nn.Module, sparsity: float,
                            exclude: Sequence[str] = ()) -> list[tuple[str, nn.Module]]:
     """Prune the ``sparsity`` fraction of smallest-magnitude prunable weights of ``module``,
@@ -190,6 +202,12 @@ class KDTicketPruningHook(Hook):
         runner.logger.info(f'KD ticket: pruned {self.sparsity:.1%} of the prunable weights of '
                            f"'{self.student or 'the model'}'"
                            + (f', rewound to {self.rewind_from}' if self.rewind_from else ''))
+        dead = collapsed_layers(apply_masks_to_state(student.state_dict()), exclude=self.exclude)
+        if dead:
+            runner.logger.warning(f'KD ticket: {len(dead)} layer(s) pruned entirely, which no '
+                                  f'retraining brings back: {", ".join(dead[:5])}'
+                                  + (' ...' if len(dead) > 5 else '')
+                                  + ' (exclude= keeps a layer, e.g. the heatmap output conv)')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'state_dict' in checkpoint:
