@@ -121,3 +121,14 @@ def tiny_train_config(tiny_synth, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp('configs') / 'tiny_cpm.py'
     path.write_text(TINY_TRAIN_CONFIG.format(base=QUICKSTART_CONFIG, root=str(tiny_synth)))
     return path
+
+
+@pytest.fixture(scope='session')
+def tiny_sequences(tmp_path_factory) -> Path:
+    """Generated hand sequences (one view, 8 frames each, 64 px): 3 train and 1 test sequence,
+    made once per session for the clip and TASSN tests."""
+    from poseforge.generation.synth_hands import GenerationConfig, generate_dataset
+    out = tmp_path_factory.mktemp('sequences')
+    generate_dataset(out, num=4, views=1, seed=5, size=64, workers=1, test_fraction=0.25,
+                     cfg=GenerationConfig(sequence_length=8, gallery=False))
+    return out

@@ -38,8 +38,10 @@ def test_every_config_decodes_with_the_codec_its_pipelines_encode_with():
             checked_decoders += 1
         steps = 0
         for loader in LOADERS:
-            for i, step in enumerate((cfg.get(loader) or {}).get('dataset', {}).get('pipeline')
-                                     or []):
+            dataset = (cfg.get(loader) or {}).get('dataset', {})
+            while 'pipeline' not in dataset and 'dataset' in dataset:  # wrappers (ClipDataset)
+                dataset = dataset['dataset']
+            for i, step in enumerate(dataset.get('pipeline') or []):
                 where = f'{name}: {loader}.dataset.pipeline[{i}] ({step["type"]})'
                 if step['type'] == 'GenerateTarget':
                     assert plain(step['encoder']) == codec, where

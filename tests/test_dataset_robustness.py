@@ -40,6 +40,18 @@ def test_training_skips_and_counts_a_corrupt_image(corrupted):
     assert dataset.skipped == 1
 
 
+def test_a_skipped_sample_is_replaced_by_another_one():
+    """The replacement never draws the skipped sample itself: under a per-sample seed it
+    would draw it again on every refetch."""
+    import numpy as np
+
+    from poseforge.datasets.base import other_index
+    np.random.seed(0)
+    drawn = [other_index(3, 5) for _ in range(400)]
+    assert 3 not in drawn and set(drawn) == {0, 1, 2, 4}
+    assert other_index(0, 1) == 0
+
+
 def test_evaluation_names_the_corrupt_image(corrupted):
     root, bad = corrupted
     with pytest.raises(ImageReadError, match=bad.split('/')[-1]):

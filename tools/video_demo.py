@@ -5,7 +5,7 @@
         [--det-config C --det-checkpoint K] [--body-config C --body-checkpoint K]
         [--backend torch|onnxruntime] [--max-hands 2] [--detect-every 10] [--smooth]
         [--out annotated.mp4] [--json-out frames.jsonl] [--no-show] [--max-frames N]
-        [--benchmark] [--threads N]
+        [--benchmark] [--threads N] [--plot3d traj.png] [--joints 0,4,8] [--focal F]
 
 Works frame by frame for any top-down model. With a hand model: the detector
 (``configs/detector/``) finds up to ``--max-hands`` hands, labelled left/right; between
@@ -15,6 +15,14 @@ keypoint score below ``--track-thr``). ``--smooth`` filters keypoints with a One
 Whole-body mode (``--body-config``/``--body-checkpoint``, a COCO or MPII model) draws the body
 and takes hand boxes from its wrists and elbows (OpenPose's rule) where the detector has none.
 Without a detector a hand is looked for in a centred square (or ``--box``).
+
+A 3D model (``configs/hand3d/``, ``configs/tassn/``) runs offline over the whole video: a clip
+model (TASSN) on windows of its clip length, a 3D estimator frame by frame; the hand's box comes
+from the detector (best box per frame, else the previous one), ``--box`` or a centred square.
+``--out`` then shows the 2D skeleton and a side view of the 3D hand, ``--json-out`` writes one
+JSON document with every frame's 2D keypoints (px) and 3D joints (mm, camera frame: root depth
+solved, size from the model's bone_length_prior, camera from ``--focal``) and ``--plot3d`` plots
+the 3D trajectory of ``--joints`` over time.
 
 Capture runs on its own thread and drawing/writing on another; all hands of a frame go through
 the pose network in one batch. The window (when a display exists) and the video show FPS and
@@ -74,6 +82,13 @@ def parse_args(argv=None, default_source: str | None = None) -> argparse.Namespa
     parser.add_argument('--no-fuse', action='store_true',
                         help='keep BatchNorm separate in the torch backend')
     parser.add_argument('--device', default='cpu')
+    group = parser.add_argument_group('3D models (a 3D estimator or a clip model such as TASSN)')
+    group.add_argument('--plot3d', help='write the 3D trajectory plot of --joints here (PNG)')
+    group.add_argument('--joints', default='0,4,8',
+                       help='joints whose 3D trajectory is plotted (indices, comma separated)')
+    group.add_argument('--focal', type=float, default=None,
+                       help="focal length in px of the video's camera (default: the model's "
+                       'default_focal); the principal point is the frame centre')
     return parser.parse_args(argv)
 
 
@@ -133,6 +148,89 @@ def overlay_lines(fps: float, means: dict[str, float], backend: str) -> list[str
     return [f'{fps:5.1f} FPS  ({backend})', f'ms: {stages}']
 
 
+def read_frames(capture, first: np.ndarray, max_frames: int) -> list[np.ndarray]:
+    """Every frame of a video file (at most ``max_frames`` when positive), RGB."""
+    import cv2
+    frames = [cv2.cvtColor(first, cv2.COLOR_BGR2RGB)]
+    while not max_frames or len(frames) < max_frames:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    capture.release()
+    return frames
+
+
+def hand_boxes(frames: list[np.ndarray], detector, start_box: np.ndarray | None) -> list:
+    """One box per frame: the detector's best (else the previous box), or ``start_box``, or a
+    centred square."""
+    from poseforge.tracking.pipeline import centred_box
+    h, w = frames[0].shape[:2]
+    box = start_box if start_box is not None else centred_box(w, h)
+    boxes = []
+    for frame in frames:
+        if detector is not None:
+            found, scores, _ = detector(frame)
+            if len(found):
+                box = np.asarray(found[int(np.argmax(scores))], np.float32)
+        boxes.append(np.asarray(box, np.float32))
+    return boxes
+
+
+def run_3d(args: argparse.Namespace, pose, detector) -> dict:
+    """The offline 3D path (module docstring); returns the summary."""
+    import cv2
+
+    from poseforge.apis.video3d import (default_camera, draw_frame_3d, model_clip_length,
+                                        trajectory_plot, video_json, video_poses_3d)
+    from poseforge.tracking import open_source
+    if args.body_config:
+        raise UsageError('whole-body mode (--body-config) draws 2D models only')
+    if not (args.out or args.json_out or args.plot3d):
+        raise UsageError('a 3D model writes its results: pass --out VIDEO, --json-out FILE '
+                         'and/or --plot3d PNG')
+    meta = pose.dataset_meta
+    try:
+        joints = [int(j) for j in args.joints.split(',') if j.strip()]
+    except ValueError:
+        raise UsageError(f'--joints must be comma-separated joint indices, got '
+                         f'{args.joints!r}') from None
+    bad = [j for j in joints if not 0 <= j < meta['num_keypoints']]
+    if bad or not joints:
+        raise UsageError(f"--joints {bad or args.joints!r}: the model has "
+                         f"{meta['num_keypoints']} joints (0..{meta['num_keypoints'] - 1})")
+    capture, first, live = open_source(args.source)
+    if live:
+        raise UsageError('a 3D model runs offline over a video file, not a camera')
+    fps = capture.get(5) or 30.0  # cv2.CAP_PROP_FPS
+    start = time.perf_counter()
+    frames = read_frames(capture, first, args.max_frames)
+    start_box = (np.array([float(v) for v in args.box.split(',')], np.float32)
+                 if args.box else None)
+    boxes = hand_boxes(frames, detector, start_box)
+    h, w = frames[0].shape[:2]
+    K = default_camera(pose, w, h, args.focal)
+    records = video_poses_3d(pose, frames, boxes, K)
+    names = meta.get('keypoint_names') or [str(i) for i in range(meta['num_keypoints'])]
+    if args.out:
+        fourcc = cv2.VideoWriter_fourcc(*('MJPG' if args.out.lower().endswith('.avi')
+                                          else 'mp4v'))
+        writer = cv2.VideoWriter(args.out, fourcc, fps, (w, h))
+        for frame, record in zip(frames, records):
+            writer.write(cv2.cvtColor(draw_frame_3d(frame, record, meta, args.score_thr),
+                                      cv2.COLOR_RGB2BGR))
+        writer.release()
+    if args.json_out:
+        video_json(records, K, names, fps, args.json_out, type(pose).__name__)
+    if args.plot3d:
+        trajectory_plot(records, joints, names, args.plot3d, fps)
+    wall = time.perf_counter() - start
+    return dict(frames=len(frames), seconds=round(wall, 3),
+                fps=round(len(frames) / max(wall, 1e-9), 2), mode='3d',
+                model=type(pose).__name__, clip_length=model_clip_length(pose),
+                detector=bool(detector), backend=args.backend)
+
+
 def run(args: argparse.Namespace) -> dict:
     """The demo loop; returns the benchmark summary."""
     import cv2
@@ -142,6 +240,9 @@ def run(args: argparse.Namespace) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     pose, detector, body = load_models(args)  # a bad checkpoint is named before the source
+    from poseforge.apis.video3d import is_3d_model
+    if is_3d_model(pose):
+        return run_3d(args, pose, detector)
     capture, first, live = open_source(args.source)
     fps_in = capture.get(5) or 30.0  # cv2.CAP_PROP_FPS
     show = not args.no_show and not args.benchmark and display_available()
@@ -208,7 +309,7 @@ def main(argv=None, tool: str = TOOL, default_source: str | None = None) -> int:
     if args.benchmark:
         print(json.dumps(summary, indent=2))
     else:
-        written = ', '.join(p for p in (args.out, args.json_out) if p)
+        written = ', '.join(p for p in (args.out, args.json_out, args.plot3d) if p)
         print(f"{summary['frames']} frames, {summary['fps']:.1f} fps ({args.backend})"
               + (f', written to {written}' if written else ''))
     return 0

@@ -210,8 +210,9 @@ class BaseKeypointDataset(BaseDataset):
                         raise ImageReadError(f'{type(self).__name__}: {err}') from err
                     raise
                 self._skip(idx, info, err)
-                # Drawn under this sample's seed: a resumed run draws the same replacement.
-                self._replacement = int(np.random.randint(0, len(self)))
+                # Drawn under this sample's seed, so a resumed run draws the same replacement;
+                # never the sample itself (under a seed it would draw itself again and again).
+                self._replacement = other_index(idx, len(self))
                 return None
         self._read += 1
         return data
@@ -231,6 +232,15 @@ class BaseKeypointDataset(BaseDataset):
     def _rand_another(self) -> int:
         replacement, self._replacement = self._replacement, None
         return super()._rand_another() if replacement is None else replacement
+
+
+def other_index(idx: int, size: int) -> int:
+    """A uniformly drawn index of ``range(size)`` other than ``idx`` (``idx`` when it is the
+    only one), from ``np.random``'s current state."""
+    if size <= 1:
+        return idx
+    drawn = int(np.random.randint(0, size - 1))
+    return drawn + 1 if drawn >= idx else drawn
 
 
 def instance(img_path: str, img_id: int, inst_id: int, bbox_xyxy, keypoints,

@@ -6,6 +6,7 @@ from .keypoint_3d_metrics import Hand3DMetric
 from .mpii_pckh import MpiiPCKh
 from .nsrm_pck import NSRMPCKAccuracy
 from .prediction_dump import DumpPredictions
+from .temporal_metrics import TemporalSmoothness
 
 __all__ = ['AUC', 'CocoMetric', 'EPE', 'PCKAccuracy', 'Hand3DMetric', 'MpiiPCKh',
-           'NSRMPCKAccuracy', 'DumpPredictions', 'HandBoxAP']
+           'NSRMPCKAccuracy', 'DumpPredictions', 'HandBoxAP', 'TemporalSmoothness']
