@@ -29,6 +29,8 @@ from pathlib import Path
 from _common import ROOT_DIR
 
 import numpy as np
+from poseforge.utils.fileio import atomic_write_text
+from poseforge.visualization.plots import save_figure
 
 DEFAULT_CONFIGS = [
     'configs/quickstart/cpm-light_synth-hands-128.py',
@@ -168,7 +170,7 @@ def evaluate_one(config: str, args: argparse.Namespace) -> list[dict]:
     for i, (suffix, extra) in enumerate(EXTRA_OUTPUTS.get(head_type(config), []), start=1):
         rows.append(dict(row, name=name + suffix, cfg_options=extra,
                          **evaluate_checkpoint(config, ckpt, work, f'_{i}', opts + extra)))
-    Path(ROOT_DIR, work, ROWS_FILE).write_text(json.dumps(dict(options=opts, rows=rows)))
+    atomic_write_text(json.dumps(dict(options=opts, rows=rows)), Path(ROOT_DIR, work, ROWS_FILE))
     return rows
 
 
@@ -207,7 +209,7 @@ def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
                      f"{r.get('nsrm_mpck', float('nan')):.4f} | "
                      f"{r['params']:,} | {r['train_samples_per_s']:.1f} | "
                      f"{r['infer_ms']:.2f} |")
-    Path(path).write_text('\n'.join(lines) + '\n')
+    atomic_write_text('\n'.join(lines) + '\n', path)
     return path
 
 
@@ -224,7 +226,7 @@ def plot_curves(rows: list[dict], path: str) -> str:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -248,7 +250,8 @@ def main(argv=None) -> list[dict]:
         write_table(rows, args, partial)
     table = write_table(rows, args, out)
     plot = plot_curves(rows, osp.splitext(table)[0] + '_pck.png')
-    Path(osp.join(ROOT_DIR, args.work_dir, 'compare.json')).write_text(json.dumps(rows, indent=1))
+    atomic_write_text(json.dumps(rows, indent=1),
+                      Path(ROOT_DIR, args.work_dir, 'compare.json'))
     print(Path(table).read_text())
     print(f'table: {table}\nplot: {plot}')
     return rows

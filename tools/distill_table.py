@@ -47,6 +47,7 @@ from pathlib import Path
 from _common import ROOT_DIR
 
 from compare import THRESHOLDS, ensure_data, pck_vs_threshold, plot_curves
+from poseforge.utils.fileio import atomic_write_text
 
 #: modes that ship a student, evaluated and timed as the exported plain checkpoint
 STUDENT_MODES = ('student',)
@@ -203,7 +204,7 @@ def evaluate_row(config: str, modes: list[str], args: argparse.Namespace) -> lis
                          train_samples_per_s=train_speed['samples_per_s'],
                          train_minutes=round(seconds / 60, 1), epochs=info['epochs'],
                          batch_size=info['batch_size'], trained_checkpoint=checkpoint))
-        Path(ROOT_DIR, work, f'row_{mode or "model"}.json').write_text(json.dumps(rows[-1]))
+        atomic_write_text(json.dumps(rows[-1]), Path(ROOT_DIR, work, f'row_{mode or "model"}.json'))
         print(json.dumps({k: v for k, v in rows[-1].items() if k != 'pck_curve'}), flush=True)
     return rows
 
@@ -276,10 +277,11 @@ def main(argv=None) -> list[dict]:
         rows.extend(evaluate_row(config, modes, args))
     os.makedirs(osp.join(ROOT_DIR, args.work_dir), exist_ok=True)
     out = args.out or osp.join(ROOT_DIR, args.work_dir, 'table.md')
-    Path(out).write_text(markdown(rows, args))
+    atomic_write_text(markdown(rows, args), out)
     plot = plot_curves(rows, osp.splitext(out)[0] + '_pck.png')
-    Path(ROOT_DIR, args.work_dir, 'table.json').write_text(json.dumps(
-        dict(rows=rows, thresholds=THRESHOLDS.tolist(), args=vars(args)), indent=1))
+    atomic_write_text(json.dumps(
+        dict(rows=rows, thresholds=THRESHOLDS.tolist(), args=vars(args)), indent=1),
+        Path(ROOT_DIR, args.work_dir, 'table.json'))
     print(Path(out).read_text())
     print(f'table: {out}\nplot: {plot}')
     return rows

@@ -41,6 +41,8 @@ from poseforge.distillers.export import export_student_files
 from poseforge.distillers.kd.pruning import collapsed_layers, sparsity_of
 from poseforge.engine.checkpoint import atomic_write_bytes, safe_load
 from poseforge.utils.config import load_config
+from poseforge.utils.fileio import atomic_write_text
+from poseforge.visualization.plots import save_figure
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -208,7 +210,7 @@ def plot(rows: list[dict], path: str) -> str:
            title='KD tickets: sparsity vs PCK')
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 
@@ -221,10 +223,10 @@ def main(argv=None) -> list[dict]:
         rows = prune_rounds(args)
     out = args.out or osp.join(ROOT_DIR, args.work_dir, 'prune.md')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    Path(out).write_text(markdown(rows, args))
+    atomic_write_text(markdown(rows, args), out)
     figure = plot(rows, osp.splitext(out)[0] + '_pck.png')
-    Path(ROOT_DIR, args.work_dir, 'prune.json').write_text(json.dumps(
-        dict(rows=rows, args=vars(args)), indent=1))
+    atomic_write_text(json.dumps(
+        dict(rows=rows, args=vars(args)), indent=1), Path(ROOT_DIR, args.work_dir, 'prune.json'))
     print(Path(out).read_text())
     print(f'table: {out}\nplot: {figure}')
     return rows

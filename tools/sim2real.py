@@ -41,6 +41,7 @@ from pathlib import Path
 from _common import ROOT_DIR, user_errors_exit
 
 import _real_hands as real_hands   # noqa: E402  (tools/ is on sys.path when run as a script)
+from poseforge.utils.fileio import atomic_write_text  # noqa: E402
 
 DEFAULT_CONFIG = 'configs/sim2real/cpm-light_sim2real-128.py'
 DEFAULT_SETTINGS = ('today', 'default')
@@ -172,7 +173,7 @@ def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
                                             if s.pooled) + '. Not pooled: '
               + '; '.join(f'{s.name}: {s.note}' for s in args.real_sets if not s.pooled)
               + "; STB: its fixture frame has no label.", '']
-    Path(path).write_text('\n'.join(lines))
+    atomic_write_text('\n'.join(lines), path)
     return path
 
 
@@ -188,7 +189,7 @@ def write_gap(settings: list[str], roots: dict[str, str], args: argparse.Namespa
         stats = real_hands.crop_statistics(dataset)
         lines.append(f'| {name} | ' + ' | '.join(f'{stats[k][0]:.3f} +- {stats[k][1]:.3f}'
                                                  for k in names) + ' |')
-    Path(path).write_text('\n'.join(lines) + '\n')
+    atomic_write_text('\n'.join(lines) + '\n', path)
     return path
 
 
@@ -308,10 +309,10 @@ def main(argv=None) -> int:
                       flush=True)
         write_table(rows, args, out)
         stem = osp.splitext(out)[0]
-        Path(stem + '.json').write_text(json.dumps(dict(
+        atomic_write_text(json.dumps(dict(
             budget=dict(num=args.num, views=args.views, size=args.size, epochs=args.epochs,
                         seed=args.seed, config=args.config, cfg_options=args.cfg_options),
-            rows=rows), indent=1))
+            rows=rows), indent=1), stem + '.json')
         from poseforge.skeletons import HAND21
         write_gallery(rows, results, stem + '_gallery.png', HAND21.metainfo())
         write_samples(roots, stem + '_samples.png')

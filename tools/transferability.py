@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from _common import ROOT_DIR, user_errors_exit  # noqa: F401  (ROOT_DIR: sys.path)
+from poseforge.utils.fileio import atomic_write_text
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -124,12 +125,12 @@ def main(argv=None) -> dict:
                   probe=args.probe, split=args.split,
                   models=[dict(name=n, config=c, checkpoint=k)
                           for n, (c, k) in zip(args.names, args.models)])
-    Path(args.out_dir, 'affinity.json').write_text(json.dumps(result, indent=1))
+    atomic_write_text(json.dumps(result, indent=1), Path(args.out_dir, 'affinity.json'))
     lines = [f'Candidate teachers for `{args.target}` by attribution-map affinity '
              f'({args.method}, {result["num_images"]} probe images of `{args.probe}`):', '',
              '| rank | model | affinity |', '|---:|---|---:|']
     lines += [f'| {i} | {n} | {a:.4f} |' for i, (n, a) in enumerate(ranking, 1)]
-    Path(args.out_dir, 'ranking.md').write_text('\n'.join(lines) + '\n')
+    atomic_write_text('\n'.join(lines) + '\n', Path(args.out_dir, 'ranking.md'))
     plot = plot_affinity(names, affinity, osp.join(args.out_dir, 'transferability.png'),
                          title=f'{args.method}, {result["num_images"]} probe images')
     print('\n'.join(lines))

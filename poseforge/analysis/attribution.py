@@ -136,6 +136,7 @@ def plot_affinity(names: Sequence[str], affinity: np.ndarray, path: str, title: 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    from poseforge.visualization.plots import save_figure
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path

@@ -172,7 +172,8 @@ def trajectory_plot(records: Sequence[dict], joints: Sequence[int], names: Seque
     axes[0].set_title('3D trajectory (camera frame)')
     axes[-1].set_xlabel('frame' + (f' ({fps:g} fps)' if fps else ''))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from poseforge.visualization.plots import save_figure
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
