@@ -106,9 +106,14 @@ def bone_transforms(template: HandTemplate, pose: SkeletonPose
 def skin(template: HandTemplate, pose: SkeletonPose) -> HandMesh:
     """The posed mesh (world frame, mirrored for a left hand)."""
     linear, offset = bone_transforms(template, pose)
-    w = template.weight_value[..., None]
-    blend = (linear[template.weight_index] * w[..., None]).sum(1)          # (N, 3, 3)
-    shift = (offset[template.weight_index] * w).sum(1)
+    # Linear blend over each vertex's few bones, one bone slot at a time: the same sums in the
+    # same order as ``(linear[index] * weight).sum(1)``, without its (N, 4, 3, 3) temporary.
+    index, weight = template.weight_index, template.weight_value
+    blend = linear[index[:, 0]] * weight[:, 0, None, None]                 # (N, 3, 3)
+    shift = offset[index[:, 0]] * weight[:, 0, None]
+    for slot in range(1, index.shape[1]):
+        blend += linear[index[:, slot]] * weight[:, slot, None, None]
+        shift += offset[index[:, slot]] * weight[:, slot, None]
     vertices = np.einsum('nij,nj->ni', blend, template.vertices) + shift
     # Normals transform by the cofactor matrix (det * inverse transpose; det > 0 here).
     c0, c1, c2 = blend[:, :, 0], blend[:, :, 1], blend[:, :, 2]
