@@ -110,6 +110,19 @@ class FrameScene:
 _FRAME_CACHE: dict = {}
 
 
+_HAND_VERTEX_CACHE: dict = {}
+
+
+def _hand_vertex_ids(mesh: HandMesh) -> np.ndarray:
+    """Sorted ids of the vertices of hand faces (not forearm). They depend on the template
+    only (every posed or mirrored mesh shares its ``face_part`` and vertex set), so they are
+    found once per template instead of by a sort of every frame's faces."""
+    if _HAND_VERTEX_CACHE.get('face_part') is not mesh.face_part:
+        ids = np.unique(mesh.faces[mesh.face_part >= HAND_PART_MIN])
+        _HAND_VERTEX_CACHE.update(face_part=mesh.face_part, ids=ids)
+    return _HAND_VERTEX_CACHE['ids']
+
+
 def frame_scene(mesh: HandMesh, appearance: Appearance) -> FrameScene:
     """The frame's shared state, computed once per (mesh, appearance) pair (the views of a frame
     pass the same objects; a strong reference is kept so identity cannot be recycled)."""
@@ -125,7 +138,7 @@ def frame_scene(mesh: HandMesh, appearance: Appearance) -> FrameScene:
         faces = np.concatenate([mesh.faces, objects.faces + len(mesh.vertices)])
     shadow = None
     if look.shadow > 0:
-        hand = mesh.vertices[np.unique(mesh.faces[mesh.face_part >= HAND_PART_MIN])]
+        hand = mesh.vertices[_hand_vertex_ids(mesh)]
         focus = hand if objects is None else np.concatenate([hand, objects.vertices])
         shadow = shadow_map(vertices, faces, look.lights[0].direction, focus)
     scene = FrameScene(objects, vertices, normals.astype(np.float32), faces, len(mesh.faces),
