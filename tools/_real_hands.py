@@ -209,7 +209,21 @@ def gallery_row(result: SetResult, metainfo: dict, tile: int = 128) -> list[np.n
 
 
 #: Crop statistics of :func:`crop_statistics`, in the order they are reported.
-STATISTICS = ('brightness', 'contrast', 'saturation', 'sharpness', 'noise', 'hue spread')
+STATISTICS = ('brightness', 'contrast', 'saturation', 'sharpness', 'noise', 'hue spread',
+              'turned > 60 deg')
+
+
+def hand_roll_deg(keypoints: np.ndarray, visible: np.ndarray) -> float | None:
+    """In-plane direction of the hand in the image, degrees from "fingers up" (0) to "fingers
+    down" (180): the angle of joint 0 -> middle-finger MCP (joint 9) against the image's up
+    axis. Joint 0 is the wrist, or MHP's palm centre, which points the same way. ``None`` when
+    either joint is unlabelled."""
+    keypoints = np.asarray(keypoints, np.float64).reshape(-1, 2)
+    visible = np.asarray(visible).reshape(-1) > 0
+    if len(keypoints) < 10 or not (visible[0] and visible[9]):
+        return None
+    dx, dy = keypoints[9] - keypoints[0]
+    return float(abs(np.degrees(np.arctan2(dx, -dy))))
 
 
 def crop_statistics(dataset_cfg: dict, size: int = 128, padding: float = 1.25,
@@ -220,7 +234,10 @@ def crop_statistics(dataset_cfg: dict, size: int = 128, padding: float = 1.25,
     (0..1); ``saturation`` the mean HSV saturation; ``sharpness`` the mean absolute Laplacian
     of the grey crop divided by its contrast (edges per unit of contrast: blur lowers it);
     ``noise`` the median absolute difference from a 3x3 median filter (0..1); ``hue spread``
-    the standard deviation of the hue of saturated pixels (colour variety). They show where
+    the standard deviation of the hue of saturated pixels (colour variety); ``turned > 60 deg``
+    whether the fingers point more than 60 degrees away from the image's up
+    (:func:`hand_roll_deg`; its mean is the share of such hands: the in-plane rotations the
+    training crops must cover, before the pipeline's own rotation). They show where
     generated crops sit against real ones (``tools/sim2real.py --gap``), which is what the
     ``sim2real`` photometric recipe is set from.
     """
@@ -253,4 +270,9 @@ def crop_statistics(dataset_cfg: dict, size: int = 128, padding: float = 1.25,
                                                          np.sin(hue).mean()), 1e-6))))
                   if saturated.sum() > 20 else 0.0)
         values['hue spread'].append(spread)
-    return {k: (float(np.mean(v)), float(np.std(v))) for k, v in values.items()}
+        info = dataset.get_data_info(i)
+        roll = hand_roll_deg(info['keypoints'], info['keypoints_visible'])
+        if roll is not None:
+            values['turned > 60 deg'].append(float(roll > 60.0))
+    return {k: (float(np.mean(v)), float(np.std(v))) if v else (float('nan'), float('nan'))
+            for k, v in values.items()}
