@@ -16,6 +16,7 @@ from forked_tool import run_tool
 
 from poseforge.datasets import CocoDataset, OneHand10KDataset, UnionKeypointDataset
 from poseforge.datasets.collate import pose_collate
+from poseforge.datasets.union import part_mapping
 from poseforge.distillers.amalgamation import TaskPCKAccuracy
 from poseforge.distillers.teacher import teacher_checkpoints_optional
 from poseforge.engine.checkpoint import atomic_torch_save, safe_load
@@ -81,8 +82,8 @@ def test_union_layout_prefixes_names_and_shifts_limbs_and_flip_pairs():
 # --------------------------------------------------------------------------- the mixed set
 def test_mixed_set_holds_both_fixtures_in_the_union_layout(config, fixtures_dir):
     union = build_dataset(config.val_dataloader.dataset, pipeline=[])
-    coco = by_source_id(CocoDataset(ann_file='test_coco.json', data_root=str(fixtures_dir / 'coco'),
-                                    test_mode=True))
+    coco = by_source_id(CocoDataset(ann_file='test_coco.json', test_mode=True,
+                                    data_root=str(fixtures_dir / 'coco')))
     hands = by_source_id(OneHand10KDataset(ann_file='test_onehand10k.json', test_mode=True,
                                            data_root=str(fixtures_dir / 'onehand10k')))
     assert union.metainfo['flip_indices'] == get_skeleton('coco17+hand21').flip_indices
@@ -140,8 +141,8 @@ def test_per_task_pck_on_the_mixed_set_scores_each_part_on_its_own_crops(config)
         info = union.get_data_info(i)
         pred = info['keypoints'].copy()
         pred[BODY] += 1000.0  # every body prediction wrong, every hand prediction right
-        samples.append(dict(keypoints=info['keypoints'], keypoints_visible=info['keypoints_visible'],
-                            bbox=info['bbox'], pred_keypoints=pred))
+        samples.append(dict(keypoints=info['keypoints'], bbox=info['bbox'],
+                            keypoints_visible=info['keypoints_visible'], pred_keypoints=pred))
     metric = TaskPCKAccuracy(tasks=skeleton_parts('coco17+hand21'))
     metric.process(None, samples)
     out = metric.compute_metrics(metric.results)
@@ -149,14 +150,18 @@ def test_per_task_pck_on_the_mixed_set_scores_each_part_on_its_own_crops(config)
 
 
 def test_union_sources_are_checked(fixtures_dir):
-    mpii = dict(type='MpiiDataset', data_root=str(fixtures_dir / 'mpii'), ann_file='test_mpii.json',
-                data_prefix=dict(img=''))
-    with pytest.raises(ConfigError, match=r"source 0 \(MpiiDataset\).*no part of skeleton 'mpii16'"):
+    mpii = dict(type='MpiiDataset', data_root=str(fixtures_dir / 'mpii'),
+                ann_file='test_mpii.json', data_prefix=dict(img=''))
+    with pytest.raises(ConfigError,
+                       match=r"source 0 \(MpiiDataset\).*no part of skeleton 'mpii16'"):
         UnionKeypointDataset(datasets=[mpii])
     hands = dict(type='OneHand10KDataset', data_root=str(fixtures_dir / 'onehand10k'),
                  ann_file='test_onehand10k.json')
     with pytest.raises(ConfigError, match='has 21 keypoints but its mapping lists 17'):
         UnionKeypointDataset(datasets=[hands], mappings=[BODY])
+    palm_rooted = ['palm'] + list(HAND21.keypoint_names[1:])  # an STB hand with root='palm'
+    with pytest.raises(ConfigError, match="not part 'hand'"):
+        part_mapping('coco17+hand21', 'hand21', palm_rooted)
     with pytest.raises(ConfigError, match='detections'):
         UnionKeypointDataset(datasets=[dict(type='CocoDataset', bbox_file='dets.json')])
     # an explicit mapping: the hand into union keypoints 17.. reversed (a wrong remapping on
@@ -231,6 +236,7 @@ def test_training_step_on_a_mixed_batch_teaches_each_head_its_teachers_maps(conf
     model = MODELS.build(tiny_model(config, tiny_teachers))
     dataset = build_dataset(config.train_dataloader.dataset)
     sources = [dataset.get_data_info(i)['source'] for i in range(len(dataset))]
+    assert sources.count(0) == 12 and sources.count(1) == 5 * 4  # each hand listed 5 times
     picks = [sources.index(0), sources.index(1), len(sources) - 1]  # person, hand, hand
     data = model.data_preprocessor(pose_collate([dataset[i] for i in picks]), training=True)
     inputs = data['inputs']
