@@ -20,8 +20,8 @@
 # Teachers load from local checkpoints: by default where the README's teacher commands write
 # them (last epoch); elsewhere with --cfg-options model.teachers.0.checkpoint=BODY.pth
 # model.teachers.1.checkpoint=HAND.pth. Nothing is downloaded.
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_150e.py',
-          '../_base_/datasets/_topdown_loaders.py', './_body+hand_crop-256x256.py']
+_base_ = ['./_body+hand_mbv2-w1.0-256x256.py', '../_base_/schedules/adam_150e.py',
+          '../_base_/datasets/_topdown_loaders.py']
 from poseforge.skeletons import skeleton_parts
 
 union = 'coco17+hand21'
@@ -31,15 +31,10 @@ tasks = skeleton_parts(union)  # body: union keypoints 0-16, hand: 17-37
 hand_repeat = 5
 
 model = dict(
-    type='AmalgamationDistiller',
-    student=dict(
-        type='TopdownPoseEstimator',
-        data_preprocessor=dict(type='PoseDataPreprocessor'),
-        backbone=dict(type='MobileNetV2Pose', num_keypoints=len(tasks['body'] + tasks['hand']),
-                      widen_factor=1.0, head_channels=128, out_stride=4),
-        head=dict(type='MultiStageHeatmapHead', loss=dict(type='KeypointMSELoss'),
-                  decoder=_base_.crop_codec),
-        test_cfg=dict(flip_test=True)),
+    _delete_=True, type='AmalgamationDistiller',
+    # the shared network on the union: 38 keypoints
+    student=dict(_base_.model, backbone=dict(_base_.model.backbone, num_keypoints=sum(
+        len(keypoints) for keypoints in tasks.values()))),
     teachers=[
         dict(name='body', model='{{ fileDirname }}/teacher-body_mbv2-w1.0_coco-256x256.py',
              checkpoint='work_dirs/teacher-body_mbv2-w1.0_coco-256x256/epoch_150.pth',
@@ -63,7 +58,7 @@ train_dataloader = dict(
             dict(type='OneHand10KDataset', data_root=hand_root,
                  ann_file='annotations/onehand10k_train.json'),
         ],
-        pipeline=_base_.crop_train_pipeline))
+        pipeline=_base_.train_pipeline))
 val_dataloader = dict(
     dataset=dict(
         type='UnionKeypointDataset', skeleton=union, test_mode=True,
@@ -74,7 +69,7 @@ val_dataloader = dict(
             dict(type='OneHand10KDataset', data_root=hand_root,
                  ann_file='annotations/onehand10k_test.json'),
         ],
-        pipeline=_base_.crop_test_pipeline))
+        pipeline=_base_.test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [dict(type='TaskPCKAccuracy', tasks=tasks, per_joint=True), dict(type='EPE')]
 test_evaluator = val_evaluator
