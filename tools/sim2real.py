@@ -303,16 +303,17 @@ def main(argv=None) -> int:
                        sets={r.name: r.metrics() for r in found},
                        seconds=time.perf_counter() - start)
             rows.append(row)
+            # the table and json so far, after every row: a run stopped later loses no row
+            write_table(rows, args, out)
+            stem = osp.splitext(out)[0]
+            atomic_write_text(json.dumps(dict(
+                budget=dict(num=args.num, views=args.views, size=args.size, epochs=args.epochs,
+                            seed=args.seed, config=args.config, cfg_options=args.cfg_options),
+                rows=rows), indent=1), stem + '.json')
             if not args.quiet:
                 print(f"{setting}: real pool PCK@0.2 {row['pool']['PCK@0.2']:.3f}, generated "
                       f"test PCK@0.2 {row['sets']['generated (test)']['PCK@0.2']:.3f}",
                       flush=True)
-        write_table(rows, args, out)
-        stem = osp.splitext(out)[0]
-        atomic_write_text(json.dumps(dict(
-            budget=dict(num=args.num, views=args.views, size=args.size, epochs=args.epochs,
-                        seed=args.seed, config=args.config, cfg_options=args.cfg_options),
-            rows=rows), indent=1), stem + '.json')
         from poseforge.skeletons import HAND21
         write_gallery(rows, results, stem + '_gallery.png', HAND21.metainfo())
         write_samples(roots, stem + '_samples.png')
