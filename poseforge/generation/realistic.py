@@ -389,8 +389,8 @@ def sensor(image: np.ndarray, fx: ViewEffects, rng: np.random.Generator) -> np.n
         image = cv2.resize(cv2.resize(image, small, interpolation=cv2.INTER_AREA),
                            (width, height), interpolation=cv2.INTER_LINEAR)
     if fx.noise > 0:
-        # The grey level as three adds (what ``image.mean(2)`` computes, to the bit, without
-        # its per-pixel reduction set-up: 20x faster).
+        # The grey level as three adds: what ``image.mean(2)`` computes, to the bit, without
+        # setting up a 3-element reduction per pixel.
         grey = (image[..., 0] + image[..., 1] + image[..., 2]) / np.float32(3.0)
         level = np.sqrt(np.clip(grey[..., None], 0.02, 1.0) * np.float32(2.0))
         image = image + rng.standard_normal(image.shape, dtype=np.float32) * (
