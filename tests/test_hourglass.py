@@ -59,9 +59,11 @@ def test_hourglass_configs_run_channels_last_and_that_layout_computes_the_same()
     """The hourglass configs make their inputs channels_last (the whole network then runs in
     that layout, the fast one for a CPU training step); outputs and gradients equal NCHW's."""
     from poseforge.utils.config import load_config
-    for name in ('hourglass2_mpii-256', 'hourglass4_mpii-256', 'hourglass2_coco-256x192'):
-        cfg = load_config(f'configs/hourglass/{name}.py')
-        assert cfg.model.data_preprocessor.channels_last is True, name
+    for name in ('hourglass/hourglass2_mpii-256', 'hourglass/hourglass4_mpii-256',
+                 'hourglass/hourglass2_coco-256x192', 'okdhp/okdhp_hg2_mpii-256'):
+        model = load_config(f'configs/{name}.py').model
+        model = model.get('student', model)  # OKDHP adopts its student's preprocessor
+        assert model.data_preprocessor.channels_last is True, name
     torch.manual_seed(0)
     # float64: training-mode BatchNorm on a tiny batch amplifies float32 summation-order noise
     model = StackedHourglass(num_stacks=2, num_keypoints=4, channels=16, depth=2).double()

@@ -1,7 +1,4 @@
 # 2-stack hourglass baseline (OKDHP's), the authors' schedule; _coco-256x192_data.py has the data.
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_150e.py',
           '../_base_/models/hourglass.py', './_coco-256x192_data.py']
-# channels_last inputs: the convolutions (and with them the whole network) then run in
-# that layout, ~2x faster for a training step on the CPU than NCHW (docs/benchmarks.md).
-model = dict(data_preprocessor=dict(channels_last=True),
-             backbone=dict(num_stacks=2, num_keypoints=17), head=dict(decoder=_base_.codec))
+model = dict(backbone=dict(num_stacks=2, num_keypoints=17), head=dict(decoder=_base_.codec))
