@@ -123,3 +123,26 @@ def test_invalid_arguments():
         MSRAHeatmap(INPUT, HEATMAP, blur_kernel_size=10)
     with pytest.raises(ValueError, match='keypoints'):
         codec().encode(np.zeros(5))
+
+
+def test_encode_is_the_exact_outer_product_of_1d_gaussians_and_drops_non_finite_keypoints():
+    """The (K, H, W) maps are bitwise the float32 products gy[y] * gx[x] of the two 1-D
+    Gaussians (however they are multiplied out), and a NaN or infinite keypoint gets weight 0
+    and an all-zero map, like an unlabelled one."""
+    rng = np.random.default_rng(3)
+    kp = rng.uniform(-20, 276, (21, 2)).astype(np.float32)
+    kp[2, 0], kp[5, 1], kp[7, 0] = np.nan, np.inf, -np.inf
+    vis = np.ones(21, np.float32)
+    vis[9] = 0.0
+    out = codec().encode(kp, vis)
+    assert out['heatmaps'].dtype == np.float32 and out['heatmaps'].flags.c_contiguous
+    centres = kp * np.float32(0.25)
+    keep = np.isfinite(centres).all(axis=1) & (vis >= 0.5)
+    assert out['keypoint_weights'].tolist() == keep.astype(np.float32).tolist()
+    grid = np.arange(64, dtype=np.float32)
+    inv = np.float32(-0.5 / 4.0)
+    for k in np.flatnonzero(keep):
+        gx = np.exp(np.square(grid - centres[k, 0]) * inv)
+        gy = np.exp(np.square(grid - centres[k, 1]) * inv)
+        np.testing.assert_array_equal(out['heatmaps'][k], np.outer(gy, gx))
+    assert not out['heatmaps'][~keep].any()

@@ -53,3 +53,29 @@ def test_estimator_supervises_every_stack():
     losses['loss_kpt'].backward()
     first_stack = estimator.backbone.stacks[0].score.weight.grad
     assert first_stack is not None and first_stack.abs().sum() > 0
+
+
+def test_hourglass_configs_run_channels_last_and_that_layout_computes_the_same():
+    """The hourglass configs make their inputs channels_last (the whole network then runs in
+    that layout, the fast one for a CPU training step); outputs and gradients equal NCHW's."""
+    from poseforge.utils.config import load_config
+    for name in ('hourglass/hourglass2_mpii-256', 'hourglass/hourglass4_mpii-256',
+                 'hourglass/hourglass2_coco-256x192', 'okdhp/okdhp_hg2_mpii-256'):
+        model = load_config(f'configs/{name}.py').model
+        model = model.get('student', model)  # OKDHP adopts its student's preprocessor
+        assert model.data_preprocessor.channels_last is True, name
+    torch.manual_seed(0)
+    # float64: training-mode BatchNorm on a tiny batch amplifies float32 summation-order noise
+    model = StackedHourglass(num_stacks=2, num_keypoints=4, channels=16, depth=2).double()
+    x = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    outs, grads = [], []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        model.zero_grad()
+        out = model(x.contiguous(memory_format=layout))
+        sum(o.square().sum() for o in out).backward()
+        outs.append(out)
+        grads.append(model.stem[0].weight.grad.clone())
+    assert outs[1][-1].is_contiguous(memory_format=torch.channels_last)
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-7, atol=1e-7)

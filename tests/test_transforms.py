@@ -461,3 +461,18 @@ def test_transforms_registered_by_name():
         assert TRANSFORMS.get(name) is not None, name
     assert repr(TopdownAffine(INPUT)) == 'TopdownAffine(input_size=(256, 256), use_udp=False, ' \
                                         'max_reduce=8)'
+
+
+def test_image_to_tensor_is_right_on_every_call_of_a_type():
+    """``image_to_tensor`` checks once per (dtype, channels) that OpenCV fills its planes in
+    place and then trusts it: later calls of the same type must still be exact copies."""
+    from poseforge.datasets.transforms.formatting import image_to_tensor
+    rng = np.random.default_rng(1)
+    for dtype in (np.uint8, np.float32, np.int64):
+        for _ in range(3):
+            img = (rng.random((7, 5, 3)) * 200).astype(dtype)
+            t = image_to_tensor(img)
+            assert t.is_contiguous() and torch.equal(t, torch.from_numpy(img).permute(2, 0, 1))
+    strided = rng.integers(0, 255, (6, 8, 4), dtype=np.uint8)[:, ::2, :3]  # a non-contiguous view
+    assert torch.equal(image_to_tensor(strided), torch.from_numpy(np.ascontiguousarray(
+        strided)).permute(2, 0, 1))

@@ -117,23 +117,30 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
         ('', 'train step light CPM 128 (quick start), batch 32, 2 threads, --amp (bf16)',
          ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
           '--iters', '10', '--batch-size', '32', '--amp', *synth]),
+        # the hourglass and OKDHP configs run channels_last (configs/_base_/models/hourglass.py's
+        # data_preprocessor) without a flag
         ('train-hourglass', 'train step stacked hourglass, 2 stacks, 256x256, batch 4, 2 threads, '
-         'fp32 (mmpose: its HourglassNet, 2 stacks, fp32)',
+         'fp32, channels_last (mmpose: its HourglassNet, 2 stacks, fp32, NCHW as it runs)',
          ['train', hourglass, *hg_train, *mpii]),
+        ('train-hourglass-cl', 'train step stacked hourglass, 2 stacks, 256x256, batch 4, '
+         '2 threads, fp32, channels_last (mmpose: its HourglassNet made channels_last too)',
+         ['train', hourglass, *hg_train, '--mmpose-channels-last', *mpii]),
         ('train-hourglass', 'train step stacked hourglass, 2 stacks, 256x256, batch 4, 2 threads, '
-         '--amp (bf16) (mmpose: fp32, its only CPU precision)',
+         '--amp (bf16), channels_last (mmpose: fp32, its only CPU precision, NCHW)',
          ['train', hourglass, *hg_train, '--amp', *mpii]),
         ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
-         '2 threads, fp32', ['train', okdhp, *hg_train, *mpii]),
+         '2 threads, fp32, channels_last', ['train', okdhp, *hg_train, *mpii]),
         ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
-         '2 threads, --amp (bf16)', ['train', okdhp, *hg_train, '--amp', *mpii]),
+         '2 threads, --amp (bf16), channels_last', ['train', okdhp, *hg_train, '--amp', *mpii]),
         ('', 'train step DGGAN joint stage (pose net + generator + discriminator), light CPM 128, '
          'batch 32, 2 threads, --amp (bf16)',
          ['train', 'configs/dggan/dggan_cpm-light_synth-hands-128_stage4-joint.py', '--threads',
           '2', '--iters', '5', '--batch-size', '32', '--amp', *synth]),
-        ('infer-hourglass', 'inference stacked hourglass, 2 stacks, 256x256, batch 1, 2 threads '
-         '(mmpose: its HourglassNet, 2 stacks)', ['infer', hourglass, *hg_infer, *mpii]),
-        ('', 'inference OKDHP network (every branch + FAU), 256x256, batch 1, 2 threads',
+        ('infer-hourglass', 'inference stacked hourglass, 2 stacks, 256x256, batch 1, 2 threads, '
+         'channels_last (mmpose: its HourglassNet, 2 stacks, NCHW)',
+         ['infer', hourglass, *hg_infer, *mpii]),
+        ('', 'inference OKDHP network (every branch + FAU), 256x256, batch 1, 2 threads, '
+         'channels_last',
          ['infer', okdhp, *hg_infer, *mpii]),
         ('', 'inference KD student MobileNetV2 x0.5, 64x64, batch 1, 2 threads',
          ['infer', 'configs/students/mobilenetv2-w0.5_synth-hands-64.py', '--threads', '2',

@@ -157,6 +157,12 @@ def _model_and_batch(cfg, batch_size: int, device: str, channels_last: bool):
     return model, batch
 
 
+def _runs_channels_last(model, channels_last: bool) -> bool:
+    """The layout a row reports: ``--channels-last``, or the config's data preprocessor making
+    the inputs channels_last (the convolutions then run in that layout)."""
+    return channels_last or bool(getattr(model.data_preprocessor, 'channels_last', False))
+
+
 def _count_flops(fn) -> int:
     from torch.utils.flop_counter import FlopCounterMode
     counter = FlopCounterMode(display=False)
@@ -220,7 +226,7 @@ def bench_train(cfg, iters: int, batch_size: int, device: str, amp: bool,
     forward = _maybe_compile(model, compile_model)
     elapsed = _time_steps(lambda: step(forward), iters, 2, device)
     return _rates('train', flops, batch_size, iters, elapsed, device=device, amp=amp,
-                  channels_last=channels_last, compile=compile_model)
+                  channels_last=_runs_channels_last(model, channels_last), compile=compile_model)
 
 
 @torch.no_grad()
@@ -244,7 +250,7 @@ def bench_infer(cfg, iters: int, batch_size: int, device: str, amp: bool,
     forward = _maybe_compile(model, compile_model)
     elapsed = _time_steps(lambda: step(forward), iters, 2 if compile_model else 1, device)
     return _rates('infer', flops, batch_size, iters, elapsed, device=device, amp=amp,
-                  channels_last=channels_last, compile=compile_model)
+                  channels_last=_runs_channels_last(model, channels_last), compile=compile_model)
 
 
 def bench_generate(num: int, size: int, views: int) -> dict:

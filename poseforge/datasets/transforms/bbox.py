@@ -251,8 +251,8 @@ class RandomBBoxTransform(BaseTransform):
         gates = np.random.random(3)
         shift = np.random.uniform(-1.0, 1.0, 2) * self.shift_factor
         scale = np.random.uniform(*self.scale_factor)
-        rotate = np.clip(np.random.normal() * self.rotate_factor,
-                         -2.0 * self.rotate_factor, 2.0 * self.rotate_factor)
+        limit = 2.0 * self.rotate_factor  # clipped with Python floats: np.clip on a scalar
+        rotate = min(max(np.random.normal() * self.rotate_factor, -limit), limit)  # is ~10 us
         return (shift if gates[0] < self.shift_prob else np.zeros(2),
                 float(scale) if gates[1] < self.scale_prob else 1.0,
                 float(rotate) if gates[2] < self.rotate_prob else 0.0)

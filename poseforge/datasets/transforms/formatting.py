@@ -43,17 +43,25 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
         img = img[:, :, None]
     h, w, c = img.shape
     out = np.empty((c, h, w), dtype=img.dtype)
-    planes = list(out)
-    if c > 1:
+    key = (img.dtype.str, c)
+    if c > 1 and _SPLITS_IN_PLACE.get(key, True):
+        planes = list(out)
         try:
             written = cv2.split(np.ascontiguousarray(img), planes)
         except cv2.error:
             written = ()
-        if len(written) == c and all(a.ctypes.data == b.ctypes.data
-                                     for a, b in zip(written, planes)):
+        in_place = _SPLITS_IN_PLACE.get(key) if written else False
+        if in_place is None:  # checked once per (dtype, channels): OpenCV decides by the type
+            in_place = _SPLITS_IN_PLACE[key] = (len(written) == c and all(  # alone whether
+                a.ctypes.data == b.ctypes.data for a, b in zip(written, planes)))  # it fills them
+        if in_place:
             return torch.from_numpy(out)
     out[...] = img.transpose(2, 0, 1)
     return torch.from_numpy(out)
+
+
+#: ``(dtype, channels)`` -> whether ``cv2.split`` writes into preallocated planes of that type.
+_SPLITS_IN_PLACE: dict[tuple[str, int], bool] = {}
 
 
 def unflipped_ground_truth(results: dict) -> dict:
