@@ -55,7 +55,7 @@ quickstart:
 	@$(PY) tools/quickstart_summary.py $(QS_WORK)/steps.tsv
 
 bench: $(STAMP)
-	$(PY) tools/benchmark.py standard --out docs/benchmarks.md \
+	$(PY) tools/benchmark.py standard --out docs/benchmarks.md $(BENCH_FLAGS) \
 		$(if $(MMPOSE_PYTHON),--vs-mmpose --mmpose-python $(MMPOSE_PYTHON))
 
 clean-quickstart:

@@ -7,10 +7,14 @@ model, codec, metric and drawing reads the layout from here (through ``dataset.m
   middle, ring and little finger, each from the root (CMC/MCP) to the tip.
 * ``coco17``: COCO person keypoints, with the 17 OKS sigmas COCOeval uses.
 * ``mpii16``: MPII Human Pose, in the dataset's own joint-id order.
+* ``coco17+hand21``: a union for models that predict several layouts at once (knowledge
+  amalgamation of a body and a hand teacher): COCO's 17 body joints, then the 21 hand joints,
+  names prefixed ``body_`` / ``hand_`` (:func:`union_skeleton`).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -136,7 +140,49 @@ def _mpii16() -> Skeleton:
 
 MPII16 = _mpii16()
 
-SKELETONS: dict[str, Skeleton] = {s.name: s for s in (HAND21, COCO17, MPII16)}
+
+
+# --------------------------------------------------------------------------- unions of layouts
+def union_skeleton(name: str, parts: Sequence[tuple[str, Skeleton]]) -> Skeleton:
+    """Several layouts side by side in one: ``parts`` are ``(prefix, skeleton)`` in order.
+
+    Keypoint ``i`` of part ``p`` becomes ``offset_p + i`` and is named ``<prefix>_<name>``;
+    limbs and flip pairs are shifted by the same offset (a flip never crosses parts: a body's
+    left wrist stays a body joint). OKS sigmas are kept only when every part has them.
+    ``extra['parts']`` maps each prefix to ``(part skeleton name, start, stop)``, what datasets
+    (:class:`~poseforge.datasets.union.UnionKeypointDataset`) and amalgamation tasks
+    (:func:`skeleton_parts`) read.
+    """
+    if not parts:
+        raise ValueError(f"union_skeleton '{name}': no parts")
+    names: list[str] = []
+    limbs: list[tuple[int, int]] = []
+    flips: list[tuple[int, int]] = []
+    keypoint_colors: list[RGB] = []
+    limb_colors: list[RGB] = []
+    index: dict[str, tuple[str, int, int]] = {}
+    offset = 0
+    for prefix, part in parts:
+        if not prefix.isidentifier() or prefix in index:
+            raise ValueError(f"union_skeleton '{name}': part prefixes must be unique "
+                             f'identifiers, got {prefix!r}')
+        names += [f'{prefix}_{n}' for n in part.keypoint_names]
+        limbs += [(a + offset, b + offset) for a, b in part.limbs]
+        flips += [(a + offset, b + offset) for a, b in part.flip_pairs]
+        keypoint_colors += part.keypoint_colors
+        limb_colors += part.limb_colors
+        index[prefix] = (part.name, offset, offset + part.num_keypoints)
+        offset += part.num_keypoints
+    sigmas = (None if any(part.sigmas is None for _, part in parts)
+              else tuple(s for _, part in parts for s in part.sigmas))
+    return Skeleton(name, tuple(names), tuple(limbs), tuple(flips), tuple(keypoint_colors),
+                    tuple(limb_colors), sigmas, extra=dict(parts=index))
+
+
+#: COCO's body joints (0-16) then a hand (17-37): the layout of a body + hand amalgamation.
+COCO17_HAND21 = union_skeleton('coco17+hand21', [('body', COCO17), ('hand', HAND21)])
+
+SKELETONS: dict[str, Skeleton] = {s.name: s for s in (HAND21, COCO17, MPII16, COCO17_HAND21)}
 
 
 def get_skeleton(name: str) -> Skeleton:
@@ -145,3 +191,13 @@ def get_skeleton(name: str) -> Skeleton:
         return SKELETONS[name]
     except KeyError:
         raise KeyError(f"Unknown skeleton '{name}'; known: {', '.join(SKELETONS)}") from None
+
+
+def skeleton_parts(name: str) -> dict[str, list[int]]:
+    """``{prefix: keypoint indices}`` of a union layout's parts (one part, all keypoints, for
+    an ordinary layout): the teacher tasks of an amalgamation on that layout."""
+    skeleton = get_skeleton(name)
+    parts = skeleton.extra.get('parts')
+    if not parts:
+        return {skeleton.name: list(range(skeleton.num_keypoints))}
+    return {prefix: list(range(start, stop)) for prefix, (_, start, stop) in parts.items()}

@@ -150,6 +150,35 @@ def test_standard_rows_parse_and_their_configs_load():
                 assert steps['PhotometricAug']['transforms'] == [], label
             if key.startswith('pipeline'):  # every compared data path translates to mmpose
                 assert side.mmpose_dataset(cfg.train_dataloader.dataset)['pipeline'], label
+            if key.startswith(('train', 'infer')):  # every compared network has mmpose's twin
+                codec = cfg.model.head.decoder
+                assert side.mmpose_model(cfg.model, 16, codec)['backbone']['type'], label
+
+
+def test_standard_run_keeps_going_past_a_failed_row_and_resumes(tmp_path, monkeypatch):
+    """A long quiet-machine run loses nothing: each row is saved as it is measured, a failing
+    row is recorded and the rest still run, and --resume re-runs only what is missing."""
+    monkeypatch.setattr(standard, 'make_synth_data', lambda out: out)
+    rows = [('metrics', 'metrics row', ['metrics', '--num', '2000', '--threads', '1']),
+            ('', 'broken row', ['train', 'configs/no_such_config.py'])]
+    monkeypatch.setattr(standard, 'standard_rows', lambda synth: rows)
+    out = tmp_path / 'bench.md'
+    with pytest.raises(RuntimeError, match='1 row\\(s\\) failed: broken row'):
+        standard.run_standard(str(out))
+    table = out.read_text()
+    assert '| metrics row |' in table and '| broken row | failed |' in table
+    saved = [json.loads(line) for line in out.with_suffix('.rows.jsonl').read_text().splitlines()]
+    assert [('error' in r, r['label']) for r in saved] == [(False, 'metrics row'),
+                                                           (True, 'broken row')]
+    rows[1] = ('', 'broken row', ['metrics', '--num', '1000', '--threads', '1'])  # fixed
+    calls = []
+    real_run = standard.subprocess.run
+    monkeypatch.setattr(standard.subprocess, 'run',
+                        lambda cmd, **kw: calls.append(cmd) or real_run(cmd, **kw))
+    result = standard.run_standard(str(out), resume=True)
+    assert [r['label'] for r in result] == ['metrics row', 'broken row']
+    assert len(calls) == 1 and calls[0][-4:] == ['--num', '1000', '--threads', '1']
+    assert result[0]['seconds'] == saved[0]['seconds']  # reused, not re-measured
 
 
 # --------------------------------------------------------------------------- results

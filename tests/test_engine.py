@@ -27,6 +27,22 @@ def test_bf16_wrapper_autocasts_the_forward_pass_and_steps():
     assert not torch.equal(before, model.weight)
 
 
+def test_bf16_wrapper_only_if_native_falls_back_to_float32(monkeypatch):
+    """The quick start asks for bf16 only where the CPU has it: without native bf16 the
+    forward pass stays float32 (emulated bf16 would be slower), and with it autocast is on."""
+    import poseforge.engine.optim_wrapper as ow
+    model = torch.nn.Linear(4, 2)
+    for native, dtype in ((False, torch.float32), (True, torch.bfloat16)):
+        monkeypatch.setattr(ow, 'has_native_bf16', lambda device, native=native: native)
+        wrapper = BF16AutocastOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1),
+                                           only_if_native=True)
+        with wrapper.optim_context(model):
+            assert model(torch.ones(1, 4)).dtype == dtype
+    plain = BF16AutocastOptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    with plain.optim_context(model):  # the default (--amp) autocasts whatever the CPU
+        assert model(torch.ones(1, 4)).dtype == torch.bfloat16
+
+
 def test_curve_history_survives_a_checkpoint_and_writes_files(tmp_path):
     hook = CurveHistoryHook(interval=2)
     runner = SimpleNamespace(iter=0, work_dir=str(tmp_path),

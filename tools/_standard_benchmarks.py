@@ -111,15 +111,28 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
         ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last '
          '(mmpose: fp32, its only CPU precision)',
          ['train', *cpm, '--amp', *onehand]),
-        ('', 'train step light CPM 128 (quick start), batch 32, 2 threads',
+        ('', 'train step light CPM 128 (quick start), batch 32, 2 threads, fp32',
          ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
           '--iters', '10', '--batch-size', '32', *synth]),
-        ('', 'train step stacked hourglass, 2 stacks, 256x256 (OKDHP\'s baseline), batch 4, '
-         '2 threads', ['train', hourglass, *hg_train, *mpii]),
+        ('', 'train step light CPM 128 (quick start), batch 32, 2 threads, --amp (bf16)',
+         ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
+          '--iters', '10', '--batch-size', '32', '--amp', *synth]),
+        ('train-hourglass', 'train step stacked hourglass, 2 stacks, 256x256, batch 4, 2 threads, '
+         'fp32 (mmpose: its HourglassNet, 2 stacks, fp32)',
+         ['train', hourglass, *hg_train, *mpii]),
+        ('train-hourglass', 'train step stacked hourglass, 2 stacks, 256x256, batch 4, 2 threads, '
+         '--amp (bf16) (mmpose: fp32, its only CPU precision)',
+         ['train', hourglass, *hg_train, '--amp', *mpii]),
         ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
-         '2 threads', ['train', okdhp, *hg_train, *mpii]),
-        ('', 'inference stacked hourglass, 2 stacks, 256x256, batch 1, 2 threads',
-         ['infer', hourglass, *hg_infer, *mpii]),
+         '2 threads, fp32', ['train', okdhp, *hg_train, *mpii]),
+        ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
+         '2 threads, --amp (bf16)', ['train', okdhp, *hg_train, '--amp', *mpii]),
+        ('', 'train step DGGAN joint stage (pose net + generator + discriminator), light CPM 128, '
+         'batch 32, 2 threads, --amp (bf16)',
+         ['train', 'configs/dggan/dggan_cpm-light_synth-hands-128_stage4-joint.py', '--threads',
+          '2', '--iters', '5', '--batch-size', '32', '--amp', *synth]),
+        ('infer-hourglass', 'inference stacked hourglass, 2 stacks, 256x256, batch 1, 2 threads '
+         '(mmpose: its HourglassNet, 2 stacks)', ['infer', hourglass, *hg_infer, *mpii]),
         ('', 'inference OKDHP network (every branch + FAU), 256x256, batch 1, 2 threads',
          ['infer', okdhp, *hg_infer, *mpii]),
         ('', 'inference KD student MobileNetV2 x0.5, 64x64, batch 1, 2 threads',
@@ -149,7 +162,7 @@ def _measured_ratio(result: dict) -> tuple[str, str]:
     if result['mode'] == 'metrics':
         check = '' if result.get('values_match') else ', VALUES DIFFER'
         return f"{theirs['seconds']} s (same run{check})", f"{result['vs_mmpose']:.1f}x"
-    if result['mode'] == 'train':
+    if result['mode'] in ('train', 'infer'):
         return f"{theirs['gflops_per_s']} GFLOP/s (same run)", f"{result['vs_mmpose']:.2f}x"
     return f"{theirs['samples_per_s']} samples/s (same run)", f"{result['vs_mmpose']:.2f}x"
 
@@ -164,31 +177,77 @@ def markdown_table(rows: list[dict]) -> list[str]:
     return lines
 
 
-def run_standard(out: str | None, mmpose_python: str | None = None) -> list[dict]:
-    """The README's table; each row in a fresh process so thread settings don't leak. With
-    ``mmpose_python`` the keyed rows run side by side with mmpose."""
-    synth = Path(tempfile.mkdtemp()) / 'synth'
+def make_synth_data(out: Path) -> Path:
+    """The generated hands the synthetic rows read (with depth: the DGGAN row loads it)."""
     subprocess.run([sys.executable, str(ROOT / 'tools' / 'generate_dataset.py'), '--out',
-                    str(synth), '--num', '40', '--views', '2', '--size', '128', '--no-depth'],
+                    str(out), '--num', '40', '--views', '2', '--size', '128'],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rows = []
+    return out
+
+
+def _rows_file(out: str | None) -> Path | None:
+    """Where a standard run keeps each measured row as it goes (beside the table)."""
+    return Path(out).with_suffix('.rows.jsonl') if out else None
+
+
+def _done_rows(rows_file: Path | None) -> dict[tuple[str, str], dict]:
+    """Rows measured by an earlier run of this table, by (label, arguments)."""
+    if rows_file is None or not rows_file.is_file():
+        return {}
+    done = {}
+    for line in rows_file.read_text(encoding='utf-8').splitlines():
+        row = json.loads(line)
+        if 'error' not in row:
+            done[(row['label'], row['spec'])] = row
+    return done
+
+
+def run_standard(out: str | None, mmpose_python: str | None = None,
+                 resume: bool = False) -> list[dict]:
+    """The README's table; each row in a fresh process so thread settings don't leak. With
+    ``mmpose_python`` the keyed rows run side by side with mmpose.
+
+    Each row is appended to ``<out>.rows.jsonl`` as soon as it is measured, and a row that
+    fails is recorded and skipped, so a long quiet-machine run loses nothing; ``resume`` reuses
+    the rows of that file measured with the same arguments and runs only the rest."""
+    synth = make_synth_data(Path(tempfile.mkdtemp()) / 'synth')
+    rows_file = _rows_file(out)
+    done = _done_rows(rows_file) if resume else {}
+    if rows_file is not None and not resume:
+        rows_file.unlink(missing_ok=True)
+    rows, failed = [], []
     for key, label, spec in standard_rows(str(synth)):
         if mmpose_python and key:
             spec = [*spec, '--vs-mmpose', '--mmpose-python', mmpose_python]
         elif '--mmpose-channels-last' in spec:
             continue  # only meaningful side by side
+        # the spec without the run's temporary data folder: the same row in another run
+        spec_id = ' '.join(str(a).replace(str(synth), 'SYNTH') for a in spec)
+        if (label, spec_id) in done:
+            rows.append(done[(label, spec_id)])
+            continue
         proc = subprocess.run([sys.executable, str(BENCHMARK), *spec], capture_output=True,
                               text=True, cwd=ROOT)
         if proc.returncode != 0:
-            raise RuntimeError(f'{label} failed:\n{proc.stderr[-2000:]}')
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
-        result.update(label=label, key=key)
-        rows.append(result)
-        print(json.dumps(result), flush=True)
+            result = dict(label=label, key=key, spec=spec_id, error=proc.stderr[-2000:])
+            failed.append(result)
+            print(f'{label} FAILED:\n{proc.stderr[-2000:]}', file=sys.stderr, flush=True)
+        else:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            result.update(label=label, key=key, spec=spec_id)
+            rows.append(result)
+            print(json.dumps(result), flush=True)
+        if rows_file is not None:
+            with rows_file.open('a', encoding='utf-8') as f:  # append-only log, one row a line
+                f.write(json.dumps(result) + '\n')
     if out:
         how = ('mmpose measured in the same run, alternating with poseforge (best round of each)'
                if mmpose_python else "mmpose: the speed issue's anchor figures, not re-measured")
         lines = [f'Measured on: {machine_line()}; {how}', '', *markdown_table(rows)]
+        lines += [f"| {r['label']} | failed | | | | |" for r in failed]
         atomic_write_text('\n'.join(lines) + '\n', out)
         print(f'table written to {out}')
+    if failed:
+        raise RuntimeError(f'{len(failed)} row(s) failed: ' +
+                           '; '.join(r['label'] for r in failed))
     return rows

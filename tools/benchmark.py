@@ -365,6 +365,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         metavar='KEY=VALUE',
                         help='change the codec wherever it is used (decoder, targets, crop '
                              'size), e.g. input_size=(368,368) heatmap_size=(46,46) sigma=1.0')
+    parser.add_argument('--resume', action='store_true',
+                        help='standard: reuse the rows of OUT.rows.jsonl measured with the same '
+                             'arguments (an interrupted or partly failed run), run the rest')
     parser.add_argument('--peak-tflops', type=float, default=None,
                         help="train/infer: the device's peak TFLOP/s for mfu (achieved / peak); "
                              "on a GPU the table's dense bf16 peak of the device by default")
@@ -398,7 +401,7 @@ def main(argv=None) -> dict | list:
     with user_errors_exit('benchmark.py'):
         python = mmpose_side.find_mmpose_python(args.mmpose_python) if args.vs_mmpose else None
         if args.mode == 'standard':
-            return run_standard(args.out, python)
+            return run_standard(args.out, python, resume=args.resume)
         cfg = load_benchmark_config(args) if args.config else None
         ours = _poseforge_bench(args, cfg)
         if python is None:  # alone: best of --rounds (default 1)
