@@ -243,3 +243,33 @@ def test_detector_trains_and_evaluates_with_the_tools(tiny_synth, tmp_path):
     assert written['AP'] == pytest.approx(metrics['AP'])
     assert eval_tool.json_safe({'side acc': float('nan'), 'AP': 0.5}) == {'side acc': None,
                                                                           'AP': 0.5}
+
+
+def test_a_mirrored_hand_is_labelled_the_other_side():
+    """The side label follows the mirror, in the compositing and in the detector's input
+    augmentation: a cutout red on its left and blue on its right, labelled right, is labelled
+    left exactly when it lands blue-left (mirrored); a flipped input swaps the sides."""
+    from poseforge.generation.composite import Cutout, composite_hands
+    from poseforge.datasets.transforms.detection import DetAffine
+    rgb = np.zeros((40, 30, 3), np.uint8)
+    rgb[:, :15, 0] = 255
+    rgb[:, 15:, 2] = 255
+    cutout = Cutout(rgb, np.ones((40, 30), np.float32), side=0)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(12):
+        img, boxes, sides = composite_hands(rng, [cutout], canvas_size=(160, 120),
+                                            scale_range=(0.5, 0.6), max_angle=0.0)
+        x1, y1, x2, y2 = boxes[0].astype(int)
+        row = img[(y1 + y2) // 2, x1 + 2:x2 - 2].astype(int)
+        red_first = np.argmax(row[:, 0] - row[:, 2] > 100) < np.argmax(row[:, 2] - row[:, 0] > 100)
+        assert sides[0] == (0 if red_first else 1)
+        seen.add(int(sides[0]))
+    assert seen == {0, 1}
+    np.random.seed(0)
+    flip = DetAffine((64, 48), flip_prob=1.0).transform(dict(
+        img=np.zeros((48, 64, 3), np.uint8), gt_boxes=np.array([[4, 4, 20, 30], [40, 10, 60, 40]],
+                                                                np.float32),
+        gt_sides=np.array([1, 0])))
+    assert flip['input_sides'].tolist() == [0, 1]
+    np.testing.assert_allclose(flip['input_boxes'][0], [44, 4, 60, 30], atol=1.01)
