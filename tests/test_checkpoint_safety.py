@@ -72,6 +72,39 @@ def test_raw_mmengine_history_buffer_pickle_needs_getattr_and_is_refused(tmp_pat
         safe_load(path)
 
 
+def test_one_cycle_scheduler_state_loads_with_weights_only_and_resumes_the_schedule(tmp_path):
+    """The quick start's OneCycleLR keeps its annealing function (a bound method) in its
+    state: raw, the checkpoint is refused; made portable, it loads and the resumed scheduler
+    continues the same learning-rate curve."""
+    from mmengine.optim.scheduler import OneCycleLR
+    from poseforge.engine.checkpoint import portable_scheduler_states
+
+    def scheduler():
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.ones(1))], lr=0.01)
+        return optimizer, OneCycleLR(optimizer, eta_max=0.01, total_steps=20, by_epoch=False)
+
+    optimizer, sched = scheduler()
+    for _ in range(7):
+        optimizer.step()
+        sched.step()
+    raw = tmp_path / 'raw.pth'
+    torch.save({'param_schedulers': [sched.state_dict()]}, raw)
+    with pytest.raises(UnsafeCheckpointError, match='OneCycleParamScheduler'):
+        safe_load(raw)
+    path = tmp_path / 'portable.pth'
+    torch.save({'param_schedulers': portable_scheduler_states([sched.state_dict()])}, path)
+    state = safe_load(path)['param_schedulers'][0]
+    optimizer2, resumed = scheduler()
+    resumed.load_state_dict(state)
+    optimizer2.param_groups[0]['lr'] = optimizer.param_groups[0]['lr']
+    for _ in range(5):
+        for opt, s in ((optimizer, sched), (optimizer2, resumed)):
+            opt.step()
+            s.step()
+        assert optimizer2.param_groups[0]['lr'] == pytest.approx(optimizer.param_groups[0]['lr'])
+    assert portable_scheduler_states({'a': [{'f': len, 'x': 1}]}) == {'a': [{'x': 1}]}
+
+
 def test_atomic_write_keeps_previous_file_when_interrupted(tmp_path, monkeypatch):
     path = tmp_path / 'epoch_1.pth'
     atomic_write_bytes(b'complete-old', path)

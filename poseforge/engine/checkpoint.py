@@ -16,7 +16,8 @@ Why this module exists:
 * ``HistoryBuffer.__getstate__`` pickles its statistics methods as ``getattr(HistoryBuffer,
   'min')``; allow-listing ``getattr`` would let a checkpoint call anything, so instead
   :class:`PortableCheckpointHook` saves the buffers without those methods (mmengine's
-  ``__setstate__`` accepts their absence; the class re-registers them).
+  ``__setstate__`` accepts their absence; the class re-registers them). Likewise it leaves the
+  annealing function out of a one-cycle scheduler's state (:func:`portable_scheduler_states`).
 * mmengine's ``load_from`` loads with ``strict=False`` and only logs what did not fit, so a
   checkpoint of another model evaluates with random layers and exits 0. :func:`load_weights`
   is the one loader of every tool: strict by default (missing, unexpected or mis-shaped keys
@@ -374,6 +375,22 @@ def portable_message_hub_state(state: dict) -> dict:
     return state
 
 
+def portable_scheduler_states(states: Any) -> Any:
+    """Parameter-scheduler states without the callables some schedulers keep in their state.
+
+    mmengine's ``OneCycleParamScheduler`` holds its annealing function (a bound method) in
+    ``__dict__``, which ``state_dict`` returns whole: pickled, it names ``getattr`` and the
+    scheduler class, so the checkpoint would not load under ``weights_only=True``. The
+    scheduler's ``__init__`` rebuilds every such function from its arguments, and
+    ``load_state_dict`` only updates ``__dict__``, so leaving them out loses nothing on resume.
+    ``states`` is the Runner's list of state dicts, or a dict of such lists (several optimizers).
+    """
+    if isinstance(states, dict):
+        return {name: portable_scheduler_states(group) for name, group in states.items()}
+    return [{k: v for k, v in state.items() if not callable(v)} if isinstance(state, dict)
+            else state for state in states]
+
+
 @HOOKS.register_module()
 class PortableCheckpointHook(Hook):
     """Makes every checkpoint the Runner saves loadable with ``weights_only=True``.
@@ -386,6 +403,9 @@ class PortableCheckpointHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         if 'message_hub' in checkpoint:
             checkpoint['message_hub'] = portable_message_hub_state(checkpoint['message_hub'])
+        if 'param_schedulers' in checkpoint:
+            checkpoint['param_schedulers'] = portable_scheduler_states(
+                checkpoint['param_schedulers'])
 
 
 # --------------------------------------------------------------------------- the saving hook
