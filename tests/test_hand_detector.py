@@ -49,7 +49,7 @@ def test_encoding_then_decoding_recovers_boxes_and_sides():
     codec = CenterBoxCodec(input_size=(128, 96), stride=8)
     boxes = np.array([[10, 12, 50, 60], [70, 20, 120, 45]], np.float32)
     t = codec.encode(boxes, np.array([1, 0]))
-    assert t['box_weight'].sum() == 2 and t['heatmap'].max() == 1.0
+    assert (t['box_weight'] == 1).sum() == 2 and t['heatmap'].max() == 1.0
     logits = torch.from_numpy(np.log(np.clip(t['heatmap'], 1e-4, 1 - 1e-4)
                                      / np.clip(1 - t['heatmap'], 1e-4, 1)))[None]
     maps = torch.from_numpy(t['box_target'])[None].clone()
@@ -58,6 +58,53 @@ def test_encoding_then_decoding_recovers_boxes_and_sides():
     order = np.argsort(out['boxes'][:, 0])
     np.testing.assert_allclose(out['boxes'][order], boxes, atol=1e-3)
     assert (out['left_prob'][order] > 0.5).tolist() == [True, False]
+
+
+def test_a_peak_one_cell_off_the_centre_still_decodes_the_true_box():
+    """Size and offset are regressed around the centre (TTFNet), not at its cell alone: a
+    predicted peak on any neighbour of the centre cell decodes the same box (with centre-only
+    targets it decoded a box shifted by a stride, of the size 8 x 8)."""
+    codec = CenterBoxCodec(input_size=(128, 96), stride=8)
+    boxes = np.array([[20, 14, 44, 50], [70, 30, 118, 62]], np.float32)  # 24x36 and 48x32 px
+    t = codec.encode(boxes, np.array([1, 0]))
+    centre_cells = np.argwhere(t['heatmap'][0] == 1)                     # (y, x)
+    maps = torch.from_numpy(t['box_target'])[None].clone()
+    maps[:, 4] = torch.where(maps[:, 4] > 0.5, 5.0, -5.0)
+    for dy, dx in ((0, 1), (1, 0), (-1, -1), (1, -1)):
+        heat = torch.full((1, 1, 12, 16), _logit(0.01))
+        for y, x in centre_cells:
+            heat[0, 0, y + dy, x + dx] = _logit(0.9)
+        out = codec.batch_decode(heat, maps, score_thr=0.5)[0]
+        order = np.argsort(out['boxes'][:, 0])
+        np.testing.assert_allclose(out['boxes'][order], boxes, atol=1e-3)
+        assert (out['left_prob'][order] > 0.5).tolist() == [True, False]
+    # the weights are the Gaussian: 1 at the centre, less around it, 0 far away
+    weight = t['box_weight'][0]
+    y, x = centre_cells[0]
+    assert weight[y, x] == 1 and 0 < weight[y, x + 1] < 1 and weight[0, 0] == 0
+    # CenterNet's centre-only targets (region='centre'): one cell per box, and a peak one
+    # cell off decodes a wrong box
+    centre_only = CenterBoxCodec(input_size=(128, 96), stride=8, region='centre')
+    t = centre_only.encode(boxes, np.array([1, 0]))
+    assert t['box_weight'].sum() == 2
+    heat = torch.full((1, 1, 12, 16), _logit(0.01))
+    for y, x in centre_cells:
+        heat[0, 0, y, x + 1] = _logit(0.9)
+    out = centre_only.batch_decode(heat, torch.from_numpy(t['box_target'])[None],
+                                   score_thr=0.5)[0]
+    assert box_iou(out['boxes'], boxes).max(1).max() < 0.5
+
+
+def test_the_smaller_box_owns_the_cells_where_regions_overlap():
+    codec = CenterBoxCodec(input_size=(128, 96), stride=8)
+    big, small = [0, 0, 128, 96], [52, 36, 76, 60]          # one centre cell, (8, 6)
+    t = codec.encode(np.array([big, small], np.float32), np.array([0, 1]))
+    y, x = np.argwhere(t['heatmap'][0] == 1)[0]
+    assert np.isclose(np.exp(t['box_target'][0, y, x]) * 8, 24)
+    assert t['box_target'][4, y, x] == 1
+    # two cells off: outside the small box's 3x3 region, inside the big one's
+    assert np.isclose(np.exp(t['box_target'][0, y, x + 2]) * 8, 128)
+    assert t['box_target'][4, y, x + 2] == 0 and t['box_target'][2, y, x + 2] == -2
 
 
 def test_letterbox_maps_the_image_into_the_input_and_back():
@@ -196,3 +243,33 @@ def test_detector_trains_and_evaluates_with_the_tools(tiny_synth, tmp_path):
     assert written['AP'] == pytest.approx(metrics['AP'])
     assert eval_tool.json_safe({'side acc': float('nan'), 'AP': 0.5}) == {'side acc': None,
                                                                           'AP': 0.5}
+
+
+def test_a_mirrored_hand_is_labelled_the_other_side():
+    """The side label follows the mirror, in the compositing and in the detector's input
+    augmentation: a cutout red on its left and blue on its right, labelled right, is labelled
+    left exactly when it lands blue-left (mirrored); a flipped input swaps the sides."""
+    from poseforge.generation.composite import Cutout, composite_hands
+    from poseforge.datasets.transforms.detection import DetAffine
+    rgb = np.zeros((40, 30, 3), np.uint8)
+    rgb[:, :15, 0] = 255
+    rgb[:, 15:, 2] = 255
+    cutout = Cutout(rgb, np.ones((40, 30), np.float32), side=0)
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(12):
+        img, boxes, sides = composite_hands(rng, [cutout], canvas_size=(160, 120),
+                                            scale_range=(0.5, 0.6), max_angle=0.0)
+        x1, y1, x2, y2 = boxes[0].astype(int)
+        row = img[(y1 + y2) // 2, x1 + 2:x2 - 2].astype(int)
+        red_first = np.argmax(row[:, 0] - row[:, 2] > 100) < np.argmax(row[:, 2] - row[:, 0] > 100)
+        assert sides[0] == (0 if red_first else 1)
+        seen.add(int(sides[0]))
+    assert seen == {0, 1}
+    np.random.seed(0)
+    flip = DetAffine((64, 48), flip_prob=1.0).transform(dict(
+        img=np.zeros((48, 64, 3), np.uint8), gt_boxes=np.array([[4, 4, 20, 30], [40, 10, 60, 40]],
+                                                                np.float32),
+        gt_sides=np.array([1, 0])))
+    assert flip['input_sides'].tolist() == [0, 1]
+    np.testing.assert_allclose(flip['input_boxes'][0], [44, 4, 60, 30], atol=1.01)

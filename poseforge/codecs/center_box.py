@@ -2,7 +2,7 @@
 
 An object is its box centre (CenterNet, Zhou et al. 2019, "Objects as Points", sec. 3): a
 Gaussian peak on a heatmap at stride ``stride``, and at the peak's cell the box size and the
-centre's sub-cell offset. Hand detection here uses:
+offset from that cell to the box centre. Hand detection here uses:
 
 * an elliptical Gaussian whose standard deviations follow the box's width and height
   (TTFNet, Liu et al. 2020, sec. 3.2: ``sigma = alpha * size / 6`` with ``alpha = 0.54``),
@@ -10,8 +10,11 @@ centre's sub-cell offset. Hand detection here uses:
   edge-on) get peaks of their shape;
 * the size as ``log(w / stride), log(h / stride)`` (FCOS-style scale-free regression; hands span
   20-400 px in a 640x480 frame, and an L1 on raw pixels would be dominated by the large ones);
-* a hand-side logit at the centre (``1`` = left, ``0`` = right), trained only where the side is
-  known (``-1`` = unknown, e.g. OneHand10K).
+* size, offset and side regressed at every cell of a region around the centre, weighted by the
+  Gaussian (TTFNet, sec. 3.3), not at the centre cell alone: whichever cell of the region the
+  predicted peak lands on decodes the same box;
+* a hand-side logit (``1`` = left, ``0`` = right), trained only where the side is known
+  (``-1`` = unknown, e.g. OneHand10K).
 
 Everything is vectorised: encoding over all boxes of an image at once (numpy), decoding over a
 batch (torch): sigmoid, 3x3 max-pool peak picking (CenterNet's NMS replacement), top-k, then a
@@ -71,10 +74,17 @@ class CenterBoxCodec:
         stride: output stride (input px per heatmap cell).
         alpha: TTFNet's Gaussian size factor.
         min_sigma: lower bound of the Gaussian's sigma in cells (tiny boxes still get a peak).
+        region_thr: the Gaussian's value above which a cell regresses the box (``encode``).
+        region: ``'gaussian'`` (the region of ``encode``) or ``'centre'`` (the centre cell
+            alone, CenterNet's targets; kept for comparison).
     """
 
     def __init__(self, input_size: Sequence[int], stride: int = 8, alpha: float = 0.54,
-                 min_sigma: float = 0.5) -> None:
+                 min_sigma: float = 0.5, region_thr: float = 0.3, region: str = 'gaussian'
+                 ) -> None:
+        if region not in ('gaussian', 'centre'):
+            raise ValueError(f"CenterBoxCodec: region must be 'gaussian' or 'centre', got "
+                             f'{region!r}')
         w, h = (int(v) for v in input_size)
         if w % stride or h % stride:
             raise ValueError(f'CenterBoxCodec: input_size {input_size} must be a multiple of '
@@ -84,15 +94,25 @@ class CenterBoxCodec:
         self.output_size = (w // stride, h // stride)
         self.alpha = float(alpha)
         self.min_sigma = float(min_sigma)
+        self.region_thr = float(region_thr)
+        self.region = region
 
     # ------------------------------------------------------------------ encode
     def encode(self, boxes: np.ndarray, sides: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Targets for the boxes of one image (``x1, y1, x2, y2`` input px).
 
         Returns ``heatmap`` (1, H, W) (max of the boxes' Gaussians, exactly 1 at each centre
-        cell), ``box_target`` (5, H, W): log-w, log-h, offset-x, offset-y, side (-1 unknown),
-        and ``box_weight`` (1, H, W): 1 at the centre cells. Where two centres fall in one cell
-        the smaller box wins (drawn last), as it is the harder one to find.
+        cell), ``box_target`` (5, H, W): log-w, log-h, offset-x, offset-y (from the cell to the
+        box centre, in cells), side (-1 unknown), and ``box_weight`` (1, H, W): the Gaussian's
+        value on each box's regression region, 0 elsewhere (1 at the centre cells).
+
+        The regression region is every cell where the box's Gaussian is at least
+        ``region_thr``, and at least the 3x3 cells around the centre cell (TTFNet, sec. 3.3,
+        regresses the box at all cells of its Gaussian's central area, weighted by the
+        Gaussian). Supervising the centre cell alone (CenterNet) leaves the size and offset of
+        its neighbours untrained, and a predicted peak one cell off -- common for hands that
+        span a few cells -- then decodes a box shifted by up to a stride. Where two regions
+        overlap the smaller box wins, as it is the harder one to find.
         """
         W, H = self.output_size
         heatmap = np.zeros((1, H, W), np.float32)
@@ -117,15 +137,24 @@ class CenterBoxCodec:
         # Gaussians centred on the centre *cell*, so each peaks at exactly 1 there.
         gx = np.exp(-(xs[None] - cell[:, :1]) ** 2 / (2 * sigma[:, :1] ** 2))
         gy = np.exp(-(ys[None] - cell[:, 1:]) ** 2 / (2 * sigma[:, 1:] ** 2))
-        heatmap[0] = (gy[:, :, None] * gx[:, None, :]).max(0)
-        order = np.argsort(-(size[:, 0] * size[:, 1]))  # large first, small overwrite
-        x, y = cell[order, 0], cell[order, 1]
-        target[0, y, x] = np.log(size[order, 0] / self.stride)
-        target[1, y, x] = np.log(size[order, 1] / self.stride)
-        target[2, y, x] = centre[order, 0] - cell[order, 0]
-        target[3, y, x] = centre[order, 1] - cell[order, 1]
-        target[4, y, x] = sides[order]
-        weight[0, y, x] = 1.0
+        gauss = gy[:, :, None] * gx[:, None, :]                                # (N, H, W)
+        heatmap[0] = gauss.max(0)
+        near_x = np.abs(xs[None] - cell[:, :1]) <= 1
+        near_y = np.abs(ys[None] - cell[:, 1:]) <= 1
+        region = (gauss >= self.region_thr) | (near_y[:, :, None] & near_x[:, None, :])
+        if self.region == 'centre':
+            region = gauss >= 1.0
+        # Each cell regresses the smallest box whose region holds it.
+        area = np.where(region, (size[:, 0] * size[:, 1])[:, None, None], np.inf)
+        owner = area.argmin(0)                                                 # (H, W)
+        y, x = np.nonzero(np.isfinite(area.min(0)))
+        k = owner[y, x]
+        target[0, y, x] = np.log(size[k, 0] / self.stride)
+        target[1, y, x] = np.log(size[k, 1] / self.stride)
+        target[2, y, x] = centre[k, 0] - x
+        target[3, y, x] = centre[k, 1] - y
+        target[4, y, x] = sides[k]
+        weight[0, y, x] = gauss[k, y, x]
         return dict(heatmap=heatmap, box_target=target, box_weight=weight)
 
     # ------------------------------------------------------------------ decode

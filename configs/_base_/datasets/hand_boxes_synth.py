@@ -1,11 +1,12 @@
-# Hand boxes from the generated hands (tools/generate_dataset.py, with masks), composited on
-# new backgrounds: 0-2 hands per 320x240 picture, random size, rotation, mirror (left hands)
-# and position (poseforge/datasets/hand_boxes.py). The test split is composited too, from a
-# fixed seed, so it is the same pictures every run. Leaf configs add `pipeline=...`.
+# Hand boxes from the generated hands (tools/generate_dataset.py --out data/synth_hands_real,
+# with masks, in the generator's default realistic look), composited on new backgrounds: 0-2
+# hands per 320x240 picture, random size, rotation, mirror (left hands) and position
+# (poseforge/datasets/hand_boxes.py). The test split is composited too, from a fixed seed, so
+# it is the same pictures every run. Leaf configs add `pipeline=...`.
 _base_ = ['./_topdown_loaders.py']
 
 dataset_type = 'SynthHandBoxDataset'
-data_root = 'data/synth_hands'
+data_root = 'data/synth_hands_real'
 composite = dict(canvas_size=(320, 240), max_hands=2, scale_range=(0.1, 0.8), max_angle=45.0,
                  backgrounds=None)
 

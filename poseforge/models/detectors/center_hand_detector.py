@@ -13,8 +13,10 @@ feature pyramid (FPN, Lin et al. 2017) back to stride 8, which gives small hands
 ``forward(inputs, data_samples, mode)`` follows the estimators' contract:
 
 * ``'loss'``: CenterNet's penalty-reduced focal loss on the centre heatmap (sec. 3, eq. 1,
-  ``alpha=2, beta=4``), L1 on log-size and offset at the centre cells, binary cross-entropy on
-  the side where it is known; each averaged over the image's centres;
+  ``alpha=2, beta=4``) per centre; L1 on log-size and offset and binary cross-entropy on the
+  side (where it is known) over each box's regression region around its centre, weighted by
+  its Gaussian (TTFNet's dense regression, :meth:`CenterBoxCodec.encode`) and averaged over
+  the weights;
 * ``'predict'``: one dict per image: ``pred_boxes`` (N, 4) image px, ``pred_scores`` (N,),
   ``pred_left_prob`` (N,), plus the sample's ``meta`` (ground truth for the metric);
 * ``'tensor'``: ``(heatmap_logits (B, 1, H, W), box_maps (B, 5, H, W))`` (what ONNX exports).
@@ -173,19 +175,19 @@ class CenterHandDetector(BaseModel):
         target = data_samples['heatmap'].float()
         box_target = data_samples['box_target'].float()
         weight = data_samples['box_weight'].float()
-        num = weight.sum().clamp_min(1.0)
         w = self.loss_weights
-        heat = centre_focal_loss(heatmap_logits.float(), target) / num
+        heat = centre_focal_loss(heatmap_logits.float(), target) / target.eq(1).sum().clamp_min(1)
         box_maps = box_maps.float()
+        total = weight.sum().clamp_min(1e-6)
         size = (F.l1_loss(box_maps[:, :2], box_target[:, :2], reduction='none') * weight).sum()
         offset = (F.l1_loss(box_maps[:, 2:4], box_target[:, 2:4], reduction='none')
                   * weight).sum()
         side_known = weight[:, 0] * (box_target[:, 4] >= 0).float()
         side = (F.binary_cross_entropy_with_logits(
             box_maps[:, 4], box_target[:, 4].clamp_min(0), reduction='none') * side_known).sum()
-        losses = dict(loss_heatmap=w['heatmap'] * heat, loss_size=w['size'] * size / num,
-                      loss_offset=w['offset'] * offset / num,
-                      loss_side=w['side'] * side / side_known.sum().clamp_min(1.0))
+        losses = dict(loss_heatmap=w['heatmap'] * heat, loss_size=w['size'] * size / total,
+                      loss_offset=w['offset'] * offset / total,
+                      loss_side=w['side'] * side / side_known.sum().clamp_min(1e-6))
         return losses
 
     # ------------------------------------------------------------------ prediction
