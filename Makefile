@@ -24,7 +24,7 @@ unexport PYTHONDONTWRITEBYTECODE
 
 MMPOSE_PYTHON ?=
 QS_DATA     ?= data/synth_hands
-QS_CONFIG   ?= configs/quickstart/cpm-light_onecycle-16e_synth-hands-128.py
+QS_CONFIG   ?= configs/quickstart/cpm-light_onecycle-14e_synth-hands-128.py
 QS_WORK     ?= work_dirs/quickstart
 # The quick start renders the generator's earlier look, on which the README's figures were
 # measured; `make QS_LOOK= quickstart` uses the realistic default instead. 176 px views: the
