@@ -1,5 +1,5 @@
 # `make quickstart`: the light CPM of cpm-light_synth-hands-128.py on generated hands, trained in
-# about 2.5 minutes on 2 CPU cores instead of 8 (README "Set up, quick start, tests"):
+# about 3.5 minutes on 2 CPU cores instead of 8 (README "Set up, quick start, tests"):
 # * bf16 autocast where the CPU has native bf16 (AVX-512 BF16 / AMX: 1.7x the fp32 training step
 #   on this model); float32 elsewhere, where emulated bf16 would be slower;
 # * a one-cycle schedule (warm-up to a 6x higher peak learning rate, cosine decay), which reaches
