@@ -132,3 +132,16 @@ def tiny_sequences(tmp_path_factory) -> Path:
     generate_dataset(out, num=4, views=1, seed=5, size=64, workers=1, test_fraction=0.25,
                      cfg=GenerationConfig(sequence_length=8, gallery=False))
     return out
+
+
+@pytest.fixture
+def poseforge_scope_keeping_global_rngs():
+    """The registry scope, and the global RNGs left as found (unseeded clips draw from numpy's
+    global generator; later tests must not see a different stream)."""
+    from mmengine.registry import init_default_scope
+
+    from poseforge.utils.seeding import rng_state, set_rng_state
+    state = rng_state()
+    init_default_scope('poseforge')
+    yield
+    set_rng_state(state)

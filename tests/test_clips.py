@@ -5,28 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 
 from poseforge.datasets import BaseKeypointDataset, DatasetError, SynthHandDataset, instance
 from poseforge.datasets.clips import ClipDataset, clip_collate, plan_clips, reverse_clip
 from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 from poseforge.evaluation.functional.temporal import acceleration_error, jitter
 from poseforge.evaluation.metrics import TemporalSmoothness
-from poseforge.utils.seeding import rng_state, set_rng_state
 
 CODEC = dict(type='MSRAHeatmap', input_size=(32, 32), heatmap_size=(8, 8), sigma=1.0)
 TRAIN, TEST = topdown_3d_pipelines(CODEC, dict(type='RelativeDepth'), rotate_factor=60.0,
                                    scale_factor=(0.7, 1.3))
 
 
-@pytest.fixture(autouse=True)
-def scope():
-    """The registry scope, and the global RNGs left as found (unseeded clips draw from numpy's
-    global generator; later tests must not see a different stream)."""
-    state = rng_state()
-    init_default_scope('poseforge')
-    yield
-    set_rng_state(state)
+pytestmark = pytest.mark.usefixtures('poseforge_scope_keeping_global_rngs')
 
 
 def synth(root, split='train', pipeline=TEST, **kwargs):

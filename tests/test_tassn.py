@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from mmengine.registry import init_default_scope
 
 from conftest import ROOT
 from poseforge.codecs.relative_depth import project_points
@@ -15,7 +14,6 @@ from poseforge.evaluation.metrics import Hand3DMetric
 from poseforge.models.estimators.tassn import (TASSN, consistency_loss, crop_intrinsics,
                                                reprojection_loss, weak_perspective_fit)
 from poseforge.registry import MODELS
-from poseforge.utils.seeding import rng_state, set_rng_state
 
 CODEC = dict(type='MSRAHeatmap', input_size=(64, 64), heatmap_size=(8, 8), sigma=1.0)
 DEPTH = dict(type='RelativeDepth')
@@ -24,14 +22,7 @@ TRAIN, _ = topdown_3d_pipelines(CODEC, DEPTH, rotate_factor=0.0, scale_factor=(1
                                 shift_factor=0.0, flip=False, photometric=False)
 
 
-@pytest.fixture(autouse=True)
-def scope():
-    """The registry scope, and the global RNGs left as found (unseeded clips draw from numpy's
-    global generator; later tests must not see a different stream)."""
-    state = rng_state()
-    init_default_scope('poseforge')
-    yield
-    set_rng_state(state)
+pytestmark = pytest.mark.usefixtures('poseforge_scope_keeping_global_rngs')
 
 
 def tiny_tassn(temporal: dict | None = None, **kwargs) -> TASSN:

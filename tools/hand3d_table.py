@@ -83,6 +83,16 @@ def run(args: list[str], log: str, threads: int = 1) -> None:
         raise RuntimeError(f"{' '.join(args[:2])} failed (log: {log}):\n{tail}")
 
 
+def train_config(config: str, work_dir: str, threads: int) -> tuple[str, float]:
+    """``(last checkpoint, seconds)`` of ``tools/train.py config`` run into ``work_dir``."""
+    start = time.time()
+    run(['tools/train.py', config, '--work-dir', work_dir], osp.join(work_dir, 'train.log'),
+        threads)
+    seconds = time.time() - start
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        return f.read().strip(), seconds
+
+
 def stage_config(base: str, work_dir: str, iters: int, args: argparse.Namespace,
                  load_from: str | None, pose_lr: bool, extra: tuple[str, ...] = ()) -> str:
     """A config in ``work_dir`` that inherits ``base`` and sets the shared budget."""
@@ -122,12 +132,7 @@ def train_and_eval(base: str, work_dir: str, iters: int, args: argparse.Namespac
                    ) -> tuple[str, dict, float]:
     """``(checkpoint, metrics, seconds)`` of one training run (and its test evaluation)."""
     config = stage_config(base, work_dir, iters, args, load_from, pose_lr, extra)
-    start = time.time()
-    run(['tools/train.py', config, '--work-dir', work_dir], osp.join(work_dir, 'train.log'),
-        args.threads)
-    seconds = time.time() - start
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
+    ckpt, seconds = train_config(config, work_dir, args.threads)
     metrics: dict = {}
     if evaluate:
         out = osp.join(work_dir, 'metrics.json')

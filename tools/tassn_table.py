@@ -36,7 +36,9 @@ import sys
 
 from _common import ROOT_DIR
 
-from hand3d_table import run
+from poseforge.utils.fileio import atomic_write_json
+
+from hand3d_table import run, train_config
 
 TASSN_CONFIG = 'configs/tassn/tassn_cpm-light_synth-seq-128.py'
 #: key -> (table label, config, extra config lines)
@@ -108,15 +110,9 @@ def row_config(key: str, work_dir: str, args: argparse.Namespace) -> str:
 
 
 def train_and_eval(key: str, work: str, args: argparse.Namespace) -> dict:
-    import time
     work_dir = osp.join(work, key)
     config = row_config(key, work_dir, args)
-    start = time.time()
-    run(['tools/train.py', config, '--work-dir', work_dir], osp.join(work_dir, 'train.log'),
-        args.threads)
-    seconds = time.time() - start
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        ckpt = f.read().strip()
+    ckpt, seconds = train_config(config, work_dir, args.threads)
     out = osp.join(work_dir, 'metrics.json')
     run(['tools/eval.py', config, ckpt, '--work-dir', work_dir, '--out', out],
         osp.join(work_dir, 'eval.log'), args.threads)
@@ -131,9 +127,7 @@ def train_and_eval(key: str, work: str, args: argparse.Namespace) -> dict:
                jitter_gt=metrics.get(f'Jitter_gt/root0/{GIVEN}'),
                pck=metrics.get('PCK@0.2'))
     row.update(depth_diagnostic(config, ckpt))
-    os.makedirs(osp.join(work, 'rows'), exist_ok=True)
-    with open(osp.join(work, 'rows', f'{key}.json'), 'w') as f:
-        json.dump(row, f, indent=1)
+    atomic_write_json(row, osp.join(work, 'rows', f'{key}.json'), indent=1)
     return row
 
 
