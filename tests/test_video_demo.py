@@ -76,6 +76,41 @@ def test_demo_writes_video_and_json_lines_with_either_backend(demo_inputs, backe
         assert hand['box_source'] in ('detector', 'tracking')
 
 
+SIDE_CONFIG = str(ROOT / 'configs' / 'hand_side' / 'palm_synth-hands-64.py')
+
+
+@pytest.mark.slow
+def test_demo_labels_sides_with_the_side_model_and_times_it(demo_inputs, tmp_path, capsys):
+    torch.manual_seed(0)
+    side_ckpt = tmp_path / 'palm.pth'
+    torch.save({'state_dict': init_model(SIDE_CONFIG).state_dict()}, side_ckpt)
+    jsonl = tmp_path / 'frames.jsonl'
+    argv = [QUICKSTART_CONFIG, demo_inputs['pose'], '--source', demo_inputs['video'],
+            '--det-config', DET_CONFIG, '--det-checkpoint', demo_inputs['det'],
+            '--side-config', SIDE_CONFIG, '--side-checkpoint', str(side_ckpt),
+            '--side-every', '1', '--det-thr', '0.05', '--track-thr', '-1', '--score-thr', '-1',
+            '--json-out', str(jsonl), '--no-show', '--benchmark']
+    assert video_demo.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary['side_model'] is True
+    assert {'p50', 'p90', 'p99', 'mean'} <= set(summary['latency_ms']['side'])
+    hands = [h for r in _read_jsonl(jsonl) for h in r['hands']]
+    assert hands and all(h['side'] in ('left', 'right', 'unknown') for h in hands)
+    # every tracked frame votes (--side-every 1): a side is named unless every palm was edge-on
+    assert any(h['side'] != 'unknown' for h in hands)
+
+
+def test_side_config_without_checkpoint_is_a_usage_error(demo_inputs, capfd, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        video_demo.main([QUICKSTART_CONFIG, demo_inputs['pose'], '--source',
+                         demo_inputs['video'], '--side-config', SIDE_CONFIG, '--no-show',
+                         '--json-out', 'x.jsonl'])
+    assert exit_info.value.code == 2
+    assert '--side-config and --side-checkpoint go together' in capfd.readouterr().err
+
+
 @pytest.mark.slow
 def test_whole_body_mode_draws_the_body_and_takes_hand_boxes_from_its_arms(demo_inputs,
                                                                            tmp_path):

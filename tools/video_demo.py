@@ -2,13 +2,15 @@
 """Real-time 2D pose on a video file or a camera: hands found, tracked, smoothed, written.
 
     python tools/video_demo.py CONFIG CHECKPOINT [--source video.mp4|0]
-        [--det-config C --det-checkpoint K] [--body-config C --body-checkpoint K]
-        [--backend torch|onnxruntime] [--max-hands 2] [--detect-every 10] [--smooth]
+        [--det-config C --det-checkpoint K] [--side-config C --side-checkpoint K]
+        [--body-config C --body-checkpoint K] [--backend torch|onnxruntime] [--max-hands 2] [--detect-every 10] [--smooth]
         [--out annotated.mp4] [--json-out frames.jsonl] [--no-show] [--max-frames N]
         [--benchmark] [--threads N] [--plot3d traj.png] [--joints 0,4,8] [--focal F]
 
 Works frame by frame for any top-down model. With a hand model: the detector
-(``configs/detector/``) finds up to ``--max-hands`` hands, labelled left/right; between
+(``configs/detector/``) finds up to ``--max-hands`` hands; the hand-side model
+(``configs/hand_side/``, ``--side-config``) labels them left/right (palm or back, with the
+keypoints' winding: poseforge/codecs/hand_side.py), else the detector's side output; between
 detections each hand's box comes from its previous keypoints, matched across frames by IoU;
 the detector runs again every ``--detect-every`` frames and whenever a hand is lost (mean
 keypoint score below ``--track-thr``). ``--smooth`` filters keypoints with a One-Euro filter.
@@ -53,6 +55,11 @@ def parse_args(argv=None, default_source: str | None = None) -> argparse.Namespa
                         help='video file, or camera index (0)')
     parser.add_argument('--det-config', help='hand detector config (configs/detector/)')
     parser.add_argument('--det-checkpoint', help='hand detector checkpoint')
+    parser.add_argument('--side-config', help='hand-side model config (configs/hand_side/): '
+                        'left/right from palm-or-back and the keypoints (runs in torch)')
+    parser.add_argument('--side-checkpoint', help='hand-side model checkpoint')
+    parser.add_argument('--side-every', type=int, default=3,
+                        help='classify each tracked hand every N frames (votes accumulate)')
     parser.add_argument('--body-config', help='body model config for whole-body mode')
     parser.add_argument('--body-checkpoint', help='body model checkpoint')
     parser.add_argument('--backend', choices=['torch', 'onnxruntime'], default='torch')
@@ -113,7 +120,8 @@ def clean_exit(tool: str):
 
 
 def load_models(args: argparse.Namespace):
-    """(pose model, frame detector or None, body model or None), ready for inference."""
+    """(pose model, frame detector or None, body model or None, side estimator or None), ready
+    for inference."""
     from poseforge.apis import init_model
     from poseforge.deploy.fuse import fuse_conv_bn
     from poseforge.tracking import FrameDetector
@@ -127,6 +135,8 @@ def load_models(args: argparse.Namespace):
         raise UsageError('--det-config and --det-checkpoint go together')
     if bool(args.body_config) != bool(args.body_checkpoint):
         raise UsageError('--body-config and --body-checkpoint go together')
+    if bool(args.side_config) != bool(args.side_checkpoint):
+        raise UsageError('--side-config and --side-checkpoint go together')
     pose = prepare(init_model(args.config, args.checkpoint, device=args.device,
                               backend=args.backend))
     detector = None
@@ -139,7 +149,15 @@ def load_models(args: argparse.Namespace):
     if args.body_config:
         body = prepare(init_model(args.body_config, args.body_checkpoint, device=args.device,
                                   backend=args.backend))
-    return pose, detector, body
+    side = None
+    if args.side_config:
+        from poseforge.tracking import PalmSideEstimator
+        classifier = init_model(args.side_config, args.side_checkpoint, device=args.device)
+        if not args.no_fuse:
+            classifier = fuse_conv_bn(classifier, inplace=True)
+        side = PalmSideEstimator(classifier.to(memory_format=torch.channels_last),
+                                 every=args.side_every)
+    return pose, detector, body, side
 
 
 def overlay_lines(fps: float, means: dict[str, float], backend: str) -> list[str]:
@@ -239,7 +257,7 @@ def run(args: argparse.Namespace) -> dict:
                                     StageTimer, display_available, open_source)
     if args.threads:
         torch.set_num_threads(args.threads)
-    pose, detector, body = load_models(args)  # a bad checkpoint is named before the source
+    pose, detector, body, side = load_models(args)  # a bad checkpoint is named before the source
     from poseforge.apis.video3d import is_3d_model
     if is_3d_model(pose):
         return run_3d(args, pose, detector)
@@ -259,7 +277,7 @@ def run(args: argparse.Namespace) -> dict:
                  if args.box else None)
     try:
         pipeline = RealtimePosePipeline(pose, detector, body, tracker, timer, start_box,
-                                        body_thr=args.body_thr)
+                                        body_thr=args.body_thr, side_estimator=side)
     except ValueError as err:  # e.g. a body model without arms
         raise UsageError(str(err)) from None
     writer = OutputWriter(pose.dataset_meta, pipeline.body_meta, args.score_thr, fps_in, timer,
@@ -296,8 +314,8 @@ def run(args: argparse.Namespace) -> dict:
     wall = time.perf_counter() - start
     return dict(frames=frames, seconds=round(wall, 3), fps=round(frames / max(wall, 1e-9), 2),
                 backend=args.backend, threads=torch.get_num_threads(),
-                detector=bool(detector), body=bool(body), max_hands=args.max_hands,
-                detect_every=args.detect_every, detector_runs=detections,
+                detector=bool(detector), side_model=bool(side), body=bool(body),
+                max_hands=args.max_hands, detect_every=args.detect_every, detector_runs=detections,
                 mean_hands=round(hands / max(frames, 1), 3), dropped_frames=reader.dropped,
                 latency_ms=timer.summary())
 

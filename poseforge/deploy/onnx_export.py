@@ -57,9 +57,10 @@ class HeatmapNetwork(nn.Module):
 
 
 def model_input_size(model: nn.Module) -> tuple[int, int]:
-    """The crop size ``(w, h)`` the model was built for: its codec's ``input_size``."""
+    """The crop size ``(w, h)`` the model was built for: its codec's ``input_size`` (or, for a
+    crop classifier without a codec, its own ``input_size``)."""
     decoder = getattr(getattr(model, 'head', None), 'decoder', None)
-    size = getattr(decoder, 'input_size', None)
+    size = getattr(decoder, 'input_size', None) or getattr(model, 'input_size', None)
     if size is None:
         raise DeployError(f'{type(model).__name__}: no head.decoder.input_size; export needs a '
                           'top-down model whose head decodes heatmaps (TopdownPoseEstimator)')

@@ -8,11 +8,16 @@ One :meth:`RealtimePosePipeline.process` call per frame:
    its boxes go to the tracker first, then the body's hand boxes, which only start tracks
    where no detector box (or track) already is;
 3. every tracked hand's crop goes through the pose network in **one** batch;
-4. the tracker takes the keypoints (new boxes for the next frame, One-Euro smoothing, losses).
+4. the tracker takes the keypoints (new boxes for the next frame, One-Euro smoothing, losses);
+5. with a side model (:class:`~poseforge.tracking.side.PalmSideEstimator`), the hands due for
+   it are classified palm / back in one batch, and each track votes left or right with its
+   keypoints' winding. The detector's own side output is then not used (it stays at chance on
+   generated hands; README), the body's arm sides are.
 
 A pose model that is not a hand model (a body model as the main model) is tracked the same way
 as a single instance whose "detection" is the whole frame. Stage latencies go to a
-:class:`~poseforge.tracking.timing.StageTimer`: ``body``, ``detect``, ``pose``, ``track``.
+:class:`~poseforge.tracking.timing.StageTimer`: ``body``, ``detect``, ``pose``, ``track``,
+``side``.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ import torch
 from poseforge.deploy.predictor import TopdownBatchPredictor
 from poseforge.tracking.boxes import arm_indices, box_from_keypoints, hand_boxes_from_body
 from poseforge.tracking.detector import FrameDetector
+from poseforge.tracking.side import PalmSideEstimator
 from poseforge.tracking.timing import StageTimer
 from poseforge.tracking.tracker import HandTracker
 
@@ -54,12 +60,15 @@ class RealtimePosePipeline:
         initial_box: start box without a detector (default: centred square for hands, the
             whole frame for other models).
         body_thr: keypoint score for OpenPose's arm rule and the body's next box.
+        side_estimator: optional :class:`PalmSideEstimator` (hand models only): the hand side
+            from the palm classifier and the keypoints instead of the detector's side output.
     """
 
     def __init__(self, pose_model: torch.nn.Module, detector: FrameDetector | None = None,
                  body_model: torch.nn.Module | None = None, tracker: HandTracker | None = None,
                  timer: StageTimer | None = None, initial_box: np.ndarray | None = None,
-                 body_thr: float = 0.2) -> None:
+                 body_thr: float = 0.2, side_estimator: PalmSideEstimator | None = None
+                 ) -> None:
         self.predictor = (TopdownBatchPredictor(pose_model)
                           if isinstance(pose_model, torch.nn.Module) else pose_model)
         meta = pose_model.dataset_meta or {}
@@ -81,6 +90,7 @@ class RealtimePosePipeline:
             raise ValueError('whole-body mode needs a body model whose keypoints name '
                              'left/right wrists, elbows and shoulders (COCO or MPII layouts)')
         self._body_box: np.ndarray | None = None
+        self.side_estimator = side_estimator if self.is_hand else None
 
     # ------------------------------------------------------------------ stages
     def _body(self, frame: np.ndarray) -> dict:
@@ -112,6 +122,20 @@ class RealtimePosePipeline:
             self.body_predictor(frame, box)
         if self.detector is not None:
             self.detector(frame)
+        if self.side_estimator is not None:
+            self.side_estimator.palm_prob(frame, np.repeat(box, self.tracker.max_hands, 0))
+
+    def _vote_sides(self, frame: np.ndarray) -> None:
+        """Classify the tracks due for it (one batch) and add their side votes."""
+        due = [t for t in self.tracker.tracks
+               if t.raw_keypoints is not None and self.side_estimator.due(t.age)]
+        if not due:
+            return
+        with self.timer.stage('side'):
+            left = self.side_estimator(frame, np.stack([t.box for t in due]),
+                                       np.stack([t.raw_keypoints for t in due]))
+            for track, prob in zip(due, left):
+                HandTracker.vote_side(track, prob)
 
     # ------------------------------------------------------------------ one frame
     def process(self, frame: np.ndarray, timestamp: float, index: int = 0) -> dict[str, Any]:
@@ -125,7 +149,8 @@ class RealtimePosePipeline:
             with self.timer.stage('detect'):
                 if self.detector is not None:
                     boxes, scores, left = self.detector(frame)
-                    self.tracker.add_detections(boxes, scores, left)
+                    self.tracker.add_detections(
+                        boxes, scores, None if self.side_estimator is not None else left)
                     detected = True
                 elif body is None:
                     self.tracker.add_detections(self._start_box(frame)[None], np.ones(1),
@@ -140,6 +165,8 @@ class RealtimePosePipeline:
         with self.timer.stage('track'):
             tracks_before = list(self.tracker.tracks)
             self.tracker.update(out['keypoints'], out['keypoint_scores'], timestamp)
+        if self.side_estimator is not None:
+            self._vote_sides(frame)
         alive = {id(t) for t in self.tracker.tracks}
         instances = []
         for track, box, source in zip(tracks_before, boxes, sources):

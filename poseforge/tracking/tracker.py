@@ -123,7 +123,7 @@ class HandTracker:
                 track = self.tracks[r]
                 if iou[r, c] < self.reset_iou or track.keypoints is None:
                     track.box, track.source = boxes[c].copy(), source
-                self._vote_side(track, left_prob[c])
+                self.vote_side(track, left_prob[c])
         for c in np.argsort(-scores):
             if len(self.tracks) >= self.max_hands:
                 break
@@ -134,11 +134,11 @@ class HandTracker:
                 continue  # overlaps a track it was not assigned to: the same hand
             track = Track(id=self._next_id, box=boxes[c].copy(), source=source)
             self._next_id += 1
-            self._vote_side(track, left_prob[c])
+            self.vote_side(track, left_prob[c])
             self.tracks.append(track)
 
     @staticmethod
-    def _vote_side(track: Track, left_prob: float) -> None:
+    def vote_side(track: Track, left_prob: float) -> None:
         """Running mean of the side probabilities seen (a side is a property of the hand)."""
         if np.isfinite(left_prob):
             track.side_votes += 1

@@ -15,6 +15,7 @@ from poseforge.datasets.transforms.bbox import (GetBBoxCenterScale, RandomBBoxTr
 from poseforge.datasets.transforms.depth import GenerateDepthTarget, LoadDepth
 from poseforge.datasets.transforms.detection import (DetAffine, GenerateBoxTargets,
                                                      PackDetInputs, letterbox_matrix)
+from poseforge.datasets.transforms.hand_side import GeneratePalmTarget
 from poseforge.datasets.transforms.formatting import DEFAULT_META_KEYS, PackPoseInputs
 from poseforge.datasets.transforms.loading import (EncodedImage, LoadImage, decode_image,
                                                    get_image, jpeg_header)
@@ -25,7 +26,7 @@ from poseforge.datasets.transforms.target import GenerateTarget
 __all__ = [
     'BaseTransform', 'LoadImage', 'GetBBoxCenterScale', 'RandomFlip', 'RandomBBoxTransform',
     'TopdownAffine', 'DetAffine', 'GenerateBoxTargets', 'PackDetInputs', 'letterbox_matrix',
-    'PhotometricAug', 'GenerateTarget', 'PackPoseInputs', 'EncodedImage',
+    'PhotometricAug', 'GenerateTarget', 'GeneratePalmTarget', 'PackPoseInputs', 'EncodedImage',
     'get_image', 'decode_image', 'jpeg_header', 'get_warp_matrix', 'fix_aspect_ratio',
     'flip_matrix', 'invert_affine', 'transform_points', 'flip_points', 'flip_keypoints',
     'flip_bbox_xyxy', 'flip_camera_geometry', 'LoadDepth', 'GenerateDepthTarget',

@@ -29,7 +29,9 @@ TARGET_KEYS: tuple[str, ...] = ('heatmaps', 'keypoint_weights',
                                  # 3D (GenerateDepthTarget): relative joint depths, their
                                  # weights, the normalised depth map and the (u, v, d) pose
                                  'keypoint_depth', 'keypoint_depth_weights', 'depth_map',
-                                 'pose_uvd')
+                                 'pose_uvd',
+                                 # GeneratePalmTarget: palm towards the camera (1), back (0)
+                                 'palm_facing')
 
 
 def image_to_tensor(img: np.ndarray) -> torch.Tensor:

@@ -51,6 +51,19 @@ def topdown_pipelines(codec: dict, padding: float = 1.25, photometric: bool = Tr
             topdown_test_pipeline(codec, padding))
 
 
+def palm_classifier_pipelines(input_size: tuple[int, int] = (64, 64), padding: float = 1.25,
+                               photometric: bool = True, **bbox_transform: Any
+                               ) -> tuple[list[dict], list[dict]]:
+    """``(train, test)`` pipelines of a hand crop classifier (``PalmClassifier``): the top-down
+    crops with ``GeneratePalmTarget`` in place of the heatmap targets, in both pipelines (the
+    test split's labels are read by ``HandSideAccuracy`` from ``meta``, the target only feeds
+    the loss). Mirroring stays: it keeps the palm's facing (and swaps the side)."""
+    crop = dict(input_size=tuple(input_size))
+    train = [dict(type='GeneratePalmTarget') if t['type'] == 'GenerateTarget' else t
+             for t in topdown_train_pipeline(crop, padding, photometric, **bbox_transform)]
+    return train, topdown_test_pipeline(crop, padding)
+
+
 def _pack(meta_keys: tuple[str, ...] | None) -> dict:
     pack = dict(type='PackPoseInputs')
     if meta_keys is not None:

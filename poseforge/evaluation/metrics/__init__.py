@@ -1,6 +1,7 @@
 """Registered metrics (``METRICS``); importing this module registers them."""
 from .box_ap import HandBoxAP
 from .coco_metric import CocoMetric
+from .hand_side import HandSideAccuracy
 from .keypoint_2d_metrics import AUC, EPE, PCKAccuracy
 from .keypoint_3d_metrics import Hand3DMetric
 from .mpii_pckh import MpiiPCKh
@@ -9,4 +10,5 @@ from .prediction_dump import DumpPredictions
 from .temporal_metrics import TemporalSmoothness
 
 __all__ = ['AUC', 'CocoMetric', 'EPE', 'PCKAccuracy', 'Hand3DMetric', 'MpiiPCKh',
-           'NSRMPCKAccuracy', 'DumpPredictions', 'HandBoxAP', 'TemporalSmoothness']
+           'NSRMPCKAccuracy', 'DumpPredictions', 'HandBoxAP', 'HandSideAccuracy',
+           'TemporalSmoothness']
