@@ -272,3 +272,16 @@ def test_hand_side_eval_scores_the_mirrored_set_as_the_other_side(tiny_synth, tm
         assert summary[name]['labelled keypoints']['side_acc'] == pytest.approx(palm_share,
                                                                                 abs=1e-4)
     assert summary['all']['hands'] == 12
+
+
+def test_palm_classifier_mirror_test_averages_the_crop_and_its_mirror():
+    torch.manual_seed(0)
+    model = PalmClassifier(input_size=(32, 32), widths=(8, 16)).eval()
+    inputs = torch.randn(3, 3, 32, 32)
+    plain = torch.sigmoid(model.network(inputs))
+    mirror = torch.sigmoid(model.network(inputs.flip(-1)))
+    assert not torch.allclose(plain, mirror)  # the network itself is not mirror-symmetric
+    torch.testing.assert_close(model.palm_prob(inputs), (plain + mirror) / 2)
+    torch.testing.assert_close(model.palm_prob(inputs.flip(-1)), model.palm_prob(inputs))
+    model.test_cfg['flip_test'] = False
+    torch.testing.assert_close(model.palm_prob(inputs), plain)

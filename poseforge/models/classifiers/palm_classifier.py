@@ -42,12 +42,15 @@ class PalmClassifier(BaseModel):
         input_size: crop ``(w, h)`` the pipeline's ``TopdownAffine`` makes (the demo crops
             tracked hands to the same size).
         widths: channels per resolution; each level halves the resolution.
+        test_cfg: ``flip_test`` (default True): average the probability of the crop and of its
+            mirror image, which must agree (a mirror keeps the palm's facing).
         data_preprocessor: config; default ``PoseDataPreprocessor`` (ImageNet statistics).
         init_cfg: mmengine initialisation config.
     """
 
     def __init__(self, input_size: Sequence[int] = (64, 64),
                  widths: Sequence[int] = (32, 64, 96, 128, 160),
+                 test_cfg: Mapping[str, Any] | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
         if data_preprocessor is None:
@@ -66,6 +69,8 @@ class PalmClassifier(BaseModel):
             cin = width
         self.features = nn.Sequential(*layers)
         self.logit = nn.Linear(cin, 1)
+        self.test_cfg = dict(flip_test=True)
+        self.test_cfg.update(test_cfg or {})
 
     def network(self, inputs: Tensor) -> Tensor:
         """Crops ``(B, 3, h, w)`` (normalised) -> palm-facing logits ``(B,)``."""
@@ -94,8 +99,12 @@ class PalmClassifier(BaseModel):
 
     @torch.no_grad()
     def palm_prob(self, inputs: Tensor) -> Tensor:
-        """Probability that the palm faces the camera, per normalised crop ``(B,)``."""
-        return torch.sigmoid(self.network(inputs).float())
+        """Probability that the palm faces the camera, per normalised crop ``(B,)`` (with
+        ``flip_test``, the mean over the crop and its mirror image, one batch)."""
+        if not self.test_cfg['flip_test']:
+            return torch.sigmoid(self.network(inputs).float())
+        both = torch.sigmoid(self.network(torch.cat([inputs, inputs.flip(-1)])).float())
+        return both.view(2, -1).mean(0)
 
     @torch.no_grad()
     def predict(self, inputs: Tensor, data_samples: Mapping | None = None) -> list[dict]:
