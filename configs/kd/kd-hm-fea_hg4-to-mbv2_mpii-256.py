@@ -7,13 +7,8 @@
 #       --row configs/hourglass/hourglass4_mpii-256.py \
 #       --row configs/students/mobilenetv2-w1.0_mpii-256.py \
 #       --row configs/kd/kd-hm-fea_hg4-to-mbv2_mpii-256.py
-_base_ = ['../students/mobilenetv2-w1.0_mpii-256.py']
+_base_ = ['../students/mobilenetv2-w1.0_mpii-256.py', './_hm-fea_hg4-to-mbv2.py']
 teacher_config = '{{ fileDirname }}/../hourglass/hourglass4_mpii-256.py'
 teacher_checkpoint = 'work_dirs/hourglass4_mpii-256/epoch_150.pth'
-model = dict(
-    _delete_=True, type='KDDistiller', student={{_base_.model}}, teacher=teacher_config,
-    teacher_checkpoint=teacher_checkpoint, gt_weight=0.5,
-    distill=[dict(type='HeatmapKDLoss', name='loss_hm', mode='mse', weight=0.5),
-             dict(type='FeatureKDLoss', name='loss_fea', weight=7e-5,
-                  student='student.backbone.decoder.1', teacher='teacher.backbone.stacks.3.fc',
-                  schedule=dict(policy='linear_decay'))])
+model = dict(_base_.hg4_to_mbv2_kd, _delete_=True, student={{_base_.model}},
+             teacher=teacher_config, teacher_checkpoint=teacher_checkpoint)
