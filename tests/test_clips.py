@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from poseforge.datasets import BaseKeypointDataset, DatasetError, SynthHandDataset, instance
-from poseforge.datasets.clips import ClipDataset, clip_collate, plan_clips, reverse_clip
+from poseforge.datasets.clips import (ClipDataset, clip_collate, clip_dataloaders, plan_clips,
+                                      reverse_clip)
 from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 from poseforge.evaluation.functional.temporal import acceleration_error, jitter
 from poseforge.evaluation.metrics import TemporalSmoothness
@@ -105,6 +106,37 @@ def test_one_augmentation_per_clip_and_boxes_kept(tiny_sequences):
     clip = moving[0]
     for meta, idx in zip(clip['data_samples']['meta'], moving.frame_indices(0)):
         np.testing.assert_allclose(meta['bbox'], moving.dataset.get_data_info(idx)['bbox'])
+
+
+def test_clip_dataloaders_wrap_a_dataset_base_into_clip_loaders(tiny_sequences, tmp_path):
+    """The TASSN configs' loaders: a dataset base's per-frame sets, with their pipelines, read
+    as overlapping training clips and tiling validation clips; the inherited loader keeps its
+    workers and sampler and loses the per-frame dataset's keys."""
+    from mmengine.config import Config
+
+    from conftest import ROOT
+    from poseforge.registry import DATASETS
+    base = ROOT / 'configs' / '_base_' / 'datasets' / 'synth_hands.py'
+    config = tmp_path / 'clips.py'
+    config.write_text(
+        f"_base_ = [{str(base)!r}]\n"
+        "from poseforge.datasets.clips import clip_dataloaders\n"
+        "train_dataloader, val_dataloader = clip_dataloaders(\n"
+        f"    dict(_base_.train_dataloader.dataset, data_root={str(tiny_sequences)!r}),\n"
+        f"    dict(_base_.val_dataloader.dataset, data_root={str(tiny_sequences)!r}),\n"
+        "    ['TRAIN'], ['TEST'], clip_length=4, train_stride=2, batch_size=3)\n")
+    cfg = Config.fromfile(str(config))
+    train, val = cfg.train_dataloader, cfg.val_dataloader
+    assert (train.batch_size, train.num_workers, train.sampler.shuffle) == (3, 2, True)
+    assert train.collate_fn.type == 'poseforge.clip_collate' and not val.sampler.shuffle
+    assert set(train.dataset) == {'type', 'clip_length', 'stride', 'dataset'}
+    assert (train.dataset.stride, val.dataset.stride) == (2, 4)
+    assert train.dataset.dataset.pipeline == ['TRAIN'] and val.dataset.dataset.pipeline == ['TEST']
+    assert val.dataset.dataset.test_mode and val.dataset.dataset.ann_file.endswith('test.json')
+    train.dataset.dataset.pipeline, val.dataset.dataset.pipeline = TRAIN, TEST
+    train_clips, val_clips = (DATASETS.build(loader.dataset) for loader in (train, val))
+    assert len(train_clips) == 3 * 3               # three 8-frame videos: starts 0, 2, 4
+    assert len(val_clips) == 2 and val_clips.num_reported_frames == len(val_clips.dataset)
 
 
 def test_reversal_gives_exactly_the_reversed_clip(tiny_sequences):

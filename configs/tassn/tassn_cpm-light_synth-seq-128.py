@@ -8,6 +8,7 @@ _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_step.py',
           '../_base_/datasets/synth_hands.py', '../_base_/datasets/_hand_3d_metrics.py',
           '../_base_/datasets/_temporal_metrics.py',
           '../_base_/models/tassn_cpm-light_128.py']
+from poseforge.datasets.clips import clip_dataloaders
 from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 
 model = dict(test_cfg=dict(bone_length_prior=45.0))  # the generated hands' mean MCP -> PIP
@@ -16,21 +17,9 @@ train_pipeline, test_pipeline = topdown_3d_pipelines(
     scale_factor=(0.75, 1.25))
 
 data_root = 'data/synth_seq'
-train_dataloader = dict(
-    batch_size=4, collate_fn=dict(type='poseforge.clip_collate'),
-    dataset=dict(_delete_=True, type='ClipDataset', clip_length=8, stride=4,
-                 dataset=dict(type='SynthHandDataset', data_root=data_root,
-                              ann_file='annotations/train.json',
-                              data_prefix=dict(img='images/train/'),
-                              pipeline=train_pipeline)))
-# every test frame once: clips tile each sequence, the last one ends on its last frame
-val_dataloader = dict(
-    batch_size=4, collate_fn=dict(type='poseforge.clip_collate'),
-    dataset=dict(_delete_=True, type='ClipDataset', clip_length=8, stride=8,
-                 dataset=dict(type='SynthHandDataset', data_root=data_root,
-                              ann_file='annotations/test.json',
-                              data_prefix=dict(img='images/test/'),
-                              pipeline=test_pipeline, test_mode=True)))
+train_dataloader, val_dataloader = clip_dataloaders(
+    dict(_base_.train_dataloader.dataset, data_root=data_root),
+    dict(_base_.val_dataloader.dataset, data_root=data_root), train_pipeline, test_pipeline)
 test_dataloader = val_dataloader
 # ClipDataset reports frames, not clips: these loops tell the metrics how many
 val_cfg = dict(type='ClipValLoop')

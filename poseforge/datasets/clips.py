@@ -46,7 +46,7 @@ from poseforge.datasets.base import DatasetError, ImageReadError, SampleSeed
 from poseforge.registry import DATASETS, FUNCTIONS
 from poseforge.utils.seeding import seeded
 
-__all__ = ['ClipDataset', 'clip_collate', 'reverse_clip', 'plan_clips']
+__all__ = ['ClipDataset', 'clip_collate', 'clip_dataloaders', 'reverse_clip', 'plan_clips']
 
 #: Entropy word that keeps clip seeds apart from the per-sample ones of the wrapped dataset.
 _CLIP_STREAM = 0x434C4950
@@ -283,6 +283,31 @@ def clip_collate(samples: Sequence[dict]) -> dict:
                          'batch')
     return stack_frames([dict(inputs=s['inputs'], data_samples=s['data_samples'])
                          for s in samples])
+
+
+def clip_dataloaders(train_frames: dict, val_frames: dict, train_pipeline: list,
+                     test_pipeline: list, clip_length: int = 8, train_stride: int = 4,
+                     batch_size: int = 4) -> tuple[dict, dict]:
+    """``(train_dataloader, val_dataloader)`` config overrides that read a per-frame dataset as
+    clips: the TASSN configs' loader recipe, written once for every dataset they run on.
+
+    ``train_frames`` / ``val_frames`` are the per-frame dataset configs (a dataset base's
+    ``train_dataloader.dataset`` / ``val_dataloader.dataset``); each gets its pipeline and is
+    wrapped in a :class:`ClipDataset` (``_delete_``: the inherited loader's dataset keys go, its
+    workers and sampler stay). Training clips start every ``train_stride`` frames (overlapping
+    clips, more of them per video); validation clips tile each sequence (stride
+    ``clip_length``; ``cover_end`` adds one that ends on the last frame), so every test frame is
+    evaluated once. ``batch_size`` counts clips, collated by :func:`clip_collate` into
+    (B, T, ...) batches. The config still sets ``val_cfg = dict(type='ClipValLoop')`` (and the
+    test loop): a clip dataset reports frames, not clips.
+    """
+    def loader(frames: dict, pipeline: list, stride: int) -> dict:
+        return dict(batch_size=batch_size, collate_fn=dict(type='poseforge.clip_collate'),
+                    dataset=dict(_delete_=True, type='ClipDataset', clip_length=clip_length,
+                                 stride=stride, dataset=dict(frames, pipeline=pipeline)))
+
+    return (loader(train_frames, train_pipeline, train_stride),
+            loader(val_frames, test_pipeline, clip_length))
 
 
 def reverse_clip(data: dict, time_dim: int | None = None) -> dict:
