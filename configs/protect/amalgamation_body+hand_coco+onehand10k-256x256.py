@@ -21,7 +21,8 @@
 # them (last epoch); elsewhere with --cfg-options model.teachers.0.checkpoint=BODY.pth
 # model.teachers.1.checkpoint=HAND.pth. Nothing is downloaded.
 _base_ = ['./_body+hand_mbv2-w1.0-256x256.py', '../_base_/schedules/adam_150e.py',
-          '../_base_/datasets/_topdown_loaders.py']
+          '../_base_/datasets/_topdown_loaders.py', '../_base_/datasets/_coco_sets.py',
+          '../_base_/datasets/_onehand10k_sets.py']
 from poseforge.skeletons import skeleton_parts
 
 union = 'coco17+hand21'
@@ -46,30 +47,16 @@ model = dict(
     ],
     kd=dict(mode='mse'), kd_weight=1.0, mmd_weight=0.0, recon_weight=0.0, select='none')
 
-coco_root, hand_root = 'data/coco/', 'data/onehand10k'
+# the sources: the teachers' splits, as their dataset bases (coco.py, onehand10k.py) read them
 train_dataloader = dict(
     batch_size=32,
-    dataset=dict(
-        type='UnionKeypointDataset', skeleton=union, repeats=[1, hand_repeat],
-        datasets=[
-            dict(type='CocoDataset', data_root=coco_root,
-                 ann_file='annotations/person_keypoints_train2017.json',
-                 data_prefix=dict(img='train2017/')),
-            dict(type='OneHand10KDataset', data_root=hand_root,
-                 ann_file='annotations/onehand10k_train.json'),
-        ],
-        pipeline=_base_.train_pipeline))
+    dataset=dict(type='UnionKeypointDataset', skeleton=union, repeats=[1, hand_repeat],
+                 datasets=[_base_.coco_sets.train, _base_.onehand10k_sets.train],
+                 pipeline=_base_.train_pipeline))
 val_dataloader = dict(
-    dataset=dict(
-        type='UnionKeypointDataset', skeleton=union, test_mode=True,
-        datasets=[
-            dict(type='CocoDataset', data_root=coco_root,
-                 ann_file='annotations/person_keypoints_val2017.json',
-                 data_prefix=dict(img='val2017/')),
-            dict(type='OneHand10KDataset', data_root=hand_root,
-                 ann_file='annotations/onehand10k_test.json'),
-        ],
-        pipeline=_base_.test_pipeline))
+    dataset=dict(type='UnionKeypointDataset', skeleton=union, test_mode=True,
+                 datasets=[_base_.coco_sets.val, _base_.onehand10k_sets.test],
+                 pipeline=_base_.test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = [dict(type='TaskPCKAccuracy', tasks=tasks, per_joint=True), dict(type='EPE')]
 test_evaluator = val_evaluator

@@ -4,21 +4,16 @@
 # ground-truth boxes instead: --cfg-options val_dataloader.dataset.bbox_file=''
 # Leaf configs add `pipeline=...` to each dataloader's dataset (crop and heatmap sizes live with
 # the model).
-_base_ = ['./_topdown_loaders.py']
+_base_ = ['./_topdown_loaders.py', './_coco_sets.py']
 
-dataset_type = 'CocoDataset'
-data_root = 'data/coco/'
+dataset_type = _base_.coco_sets.train.type
+data_root = _base_.coco_sets.train.data_root
 
-train_dataloader = dict(
-    batch_size=64,
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/person_keypoints_train2017.json',
-                 data_prefix=dict(img='train2017/')))
+train_dataloader = dict(batch_size=64, dataset=_base_.coco_sets.train)
 val_dataloader = dict(
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/person_keypoints_val2017.json',
+    dataset=dict(_base_.coco_sets.val,
                  bbox_file='person_detection_results/COCO_val2017_detections_AP_H_56_person.json',
-                 data_prefix=dict(img='val2017/'), test_mode=True))
+                 test_mode=True))
 test_dataloader = val_dataloader
 
 # OKS AP/AR with mmpose's rescoring (box score x mean confident keypoint score) and OKS NMS.
