@@ -5,8 +5,7 @@
 # alone (no labels): heatmap MSE per head + common feature learning (alignment convs, shared
 # extractor, multi-kernel MMD, reconstruction of each teacher's decoder feature). Same data,
 # schedule and seed as the other rows; metrics per teacher task (TaskPCKAccuracy).
-_base_ = ['./student_mbv2-w0.5_synth-hands-64.py']
-tasks = dict(thumb_index_middle=list(range(0, 13)), middle_ring_little=[0] + list(range(9, 21)))
+_base_ = ['./student_mbv2-w0.5_synth-hands-64.py', './_finger_split.py']
 work = 'work_dirs/protect_table/'
 model = dict(
     _delete_=True, type='AmalgamationDistiller', student={{_base_.model}},
@@ -14,13 +13,12 @@ model = dict(
         dict(name='thumb_index_middle', model='{{ fileDirname }}/'
              'teacher-fingers-a_mbv2-w1.0_synth-hands-64.py',
              checkpoint=work + 'teacher-fingers-a_mbv2-w1.0_synth-hands-64/epoch_8.pth',
-             keypoints=tasks['thumb_index_middle']),
+             keypoints=_base_.tasks['thumb_index_middle']),
         dict(name='middle_ring_little', model='{{ fileDirname }}/'
              'teacher-fingers-b_mbv2-w1.0_synth-hands-64.py',
              checkpoint=work + 'teacher-fingers-b_mbv2-w1.0_synth-hands-64/epoch_8.pth',
-             keypoints=tasks['middle_ring_little']),
+             keypoints=_base_.tasks['middle_ring_little']),
     ],
     kd=dict(mode='mse'), kd_weight=1.0, mmd_weight=1.0, recon_weight=1.0, select='none')
-val_evaluator = [dict(type='TaskPCKAccuracy', tasks=tasks, per_joint=True),
-                 dict(type='AUC', norm_factor=30, num_thrs=20), dict(type='EPE')]
+val_evaluator = _base_.finger_evaluator
 test_evaluator = val_evaluator
