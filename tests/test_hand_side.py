@@ -245,7 +245,7 @@ def test_hand_side_eval_scores_the_mirrored_set_as_the_other_side(tiny_synth, tm
 
     from conftest import QUICKSTART_CONFIG, ROOT
     from poseforge.apis import init_model
-    config = str(ROOT / 'configs' / 'hand_side' / 'palm_synth-hands-64.py')
+    config = str(ROOT / 'configs' / 'hand_side' / 'palm_synth-hands-96.py')
     data = [f'test_dataloader.dataset.data_root={tiny_synth}']
     classifier = init_model(config, cfg_options={'test_dataloader.dataset.data_root':
                                                  str(tiny_synth)})

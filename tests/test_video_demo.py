@@ -76,7 +76,7 @@ def test_demo_writes_video_and_json_lines_with_either_backend(demo_inputs, backe
         assert hand['box_source'] in ('detector', 'tracking')
 
 
-SIDE_CONFIG = str(ROOT / 'configs' / 'hand_side' / 'palm_synth-hands-64.py')
+SIDE_CONFIG = str(ROOT / 'configs' / 'hand_side' / 'palm_synth-hands-96.py')
 
 
 @pytest.mark.slow
