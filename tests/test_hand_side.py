@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from poseforge.codecs.hand_side import (left_prob_from_palm, palm_facing_target, palm_winding,
-                                        relative_winding)
+                                        relative_winding, side_vote_weight)
 from poseforge.datasets.transforms import GeneratePalmTarget, RandomFlip, TopdownAffine
 from poseforge.datasets.transforms.bbox import GetBBoxCenterScale
 from poseforge.evaluation.metrics import HandSideAccuracy
@@ -191,9 +191,10 @@ class _PalmSide:
     def palm_prob(self, frame, boxes):
         return np.ones(len(boxes))
 
-    def __call__(self, frame, boxes, keypoints):
+    def votes(self, frame, boxes, keypoints):
         self.calls += 1
-        return left_prob_from_palm(keypoints, self.palm_prob(frame, boxes))
+        palm = self.palm_prob(frame, boxes)
+        return left_prob_from_palm(keypoints, palm), side_vote_weight(keypoints, palm)
 
 
 @pytest.mark.parametrize('with_side_model', [False, True])
@@ -285,3 +286,21 @@ def test_palm_classifier_mirror_test_averages_the_crop_and_its_mirror():
     torch.testing.assert_close(model.palm_prob(inputs.flip(-1)), model.palm_prob(inputs))
     model.test_cfg['flip_test'] = False
     torch.testing.assert_close(model.palm_prob(inputs), plain)
+
+
+def test_side_votes_weigh_certain_open_palms_over_doubtful_ones():
+    kpts = np.stack([_right_palm_keypoints(np.array([0, 0, 100, 100]))] * 3)
+    kpts[2, 17] = kpts[2, 0] + 0.9 * (kpts[2, 5] - kpts[2, 0]) + [1, 0]  # nearly edge-on
+    weight = side_vote_weight(kpts, np.array([1.0, 0.55, 1.0]))
+    assert weight[0] == pytest.approx(1.0) and weight[1] == pytest.approx(0.1)
+    assert 0 < weight[2] < 0.3
+    # one sure vote for right outweighs three doubtful ones for left
+    from poseforge.tracking import Track
+    track = Track(id=0, box=np.zeros(4, np.float32))
+    HandTracker.vote_side(track, 0.0, 1.0)
+    for _ in range(3):
+        HandTracker.vote_side(track, 0.6, 0.1)
+    assert track.side == 'right' and track.side_votes == 4
+    HandTracker.vote_side(track, np.nan, 1.0)
+    HandTracker.vote_side(track, 1.0, 0.0)
+    assert track.side_votes == 4  # no vote: NaN or zero weight

@@ -23,7 +23,10 @@ is easy:
 
 Then ``left = facing == (winding > 0)``. A palm seen edge-on has a winding near zero and no
 reliable side: :func:`left_prob_from_palm` returns NaN there (no vote), relative to the
-hand's size. Keypoint order: hand21 (wrist 0, index1 5, little1 17).
+hand's size. In video each frame's vote is weighted by :func:`side_vote_weight`: measured on
+the generated test split through the demo's path, the side is right for 0.76 of the hands
+with |winding| >= 0.02, 0.82 from 0.06, and 0.85 where the classifier is sure (|p - 0.5| >=
+0.3), so weak votes should count less. Keypoint order: hand21 (wrist 0, index1 5, little1 17).
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ import numpy as np
 WRIST, INDEX_BASE, LITTLE_BASE = 0, 5, 17
 #: |winding| / (hand extent)^2 below which the palm is taken as edge-on (no side vote).
 EDGE_ON_WINDING = 0.02
+#: |winding| / (hand extent)^2 from which a vote counts fully (labelled palms: median 0.14).
+CLEAR_WINDING = 0.1
 
 
 def palm_winding(keypoints: np.ndarray) -> np.ndarray:
@@ -79,3 +84,11 @@ def left_prob_from_palm(keypoints: np.ndarray, palm_prob: np.ndarray,
     palm_prob = np.asarray(palm_prob, np.float64)
     left = np.where(winding > 0, palm_prob, 1.0 - palm_prob)
     return np.where(np.abs(winding) < edge_on, np.nan, left)
+
+
+def side_vote_weight(keypoints: np.ndarray, palm_prob: np.ndarray,
+                     clear: float = CLEAR_WINDING) -> np.ndarray:
+    """How much a frame's side vote counts: the classifier's certainty ``|2 p - 1|`` times the
+    palm's openness to the camera, ``min(|relative_winding| / clear, 1)``. ``(N,)`` in [0, 1]."""
+    openness = np.minimum(np.abs(relative_winding(keypoints)) / clear, 1.0)
+    return np.abs(2.0 * np.asarray(palm_prob, np.float64) - 1.0) * openness

@@ -132,10 +132,10 @@ class RealtimePosePipeline:
         if not due:
             return
         with self.timer.stage('side'):
-            left = self.side_estimator(frame, np.stack([t.box for t in due]),
-                                       np.stack([t.raw_keypoints for t in due]))
-            for track, prob in zip(due, left):
-                HandTracker.vote_side(track, prob)
+            left, weight = self.side_estimator.votes(frame, np.stack([t.box for t in due]),
+                                                     np.stack([t.raw_keypoints for t in due]))
+            for track, prob, w in zip(due, left, weight):
+                HandTracker.vote_side(track, prob, w)
 
     # ------------------------------------------------------------------ one frame
     def process(self, frame: np.ndarray, timestamp: float, index: int = 0) -> dict[str, Any]:

@@ -6,15 +6,17 @@ way the palm triangle winds, and the two give left or right
 The crops are made as the pose crops are (:class:`~poseforge.deploy.predictor.TopdownBatchPredictor`
 with the classifier's own test pipeline: its padding and input size), from the box the tracker
 derives from this frame's keypoints, which is how the training crops were framed (the keypoints'
-box). The tracker keeps a running mean of the votes per track (``HandTracker.vote_side``), so a
-few wrong frames do not flip a hand's label.
+box). The tracker keeps a running mean of the votes per track (``HandTracker.vote_side``),
+each weighted by the classifier's certainty and how open the palm is to the camera
+(:func:`~poseforge.codecs.hand_side.side_vote_weight`), so a few weak frames do not flip a
+hand's label.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from poseforge.codecs.hand_side import left_prob_from_palm
+from poseforge.codecs.hand_side import left_prob_from_palm, side_vote_weight
 from poseforge.deploy.predictor import TopdownBatchPredictor
 
 
@@ -51,3 +53,12 @@ class PalmSideEstimator:
         if len(boxes) == 0:
             return np.zeros(0)
         return left_prob_from_palm(np.asarray(keypoints), self.palm_prob(frame, boxes))
+
+    def votes(self, frame: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """``(left probability, vote weight)`` per box (:func:`side_vote_weight`)."""
+        if len(boxes) == 0:
+            return np.zeros(0), np.zeros(0)
+        palm = self.palm_prob(frame, boxes)
+        return (left_prob_from_palm(np.asarray(keypoints), palm),
+                side_vote_weight(np.asarray(keypoints), palm))

@@ -47,6 +47,7 @@ class Track:
     score: float = 1.0                   # mean keypoint score of the last frame
     age: int = 0                         # frames with keypoints
     side_votes: int = 0
+    side_weight: float = 0.0             # decayed sum of the vote weights
     filter: OneEuroFilter | None = field(default=None, repr=False)
 
     @property
@@ -137,12 +138,19 @@ class HandTracker:
             self.vote_side(track, left_prob[c])
             self.tracks.append(track)
 
-    @staticmethod
-    def vote_side(track: Track, left_prob: float) -> None:
-        """Running mean of the side probabilities seen (a side is a property of the hand)."""
-        if np.isfinite(left_prob):
+    #: Each earlier side vote counts this much less per new vote (about the last 10 count).
+    SIDE_VOTE_DECAY = 0.9
+
+    @classmethod
+    def vote_side(cls, track: Track, left_prob: float, weight: float = 1.0) -> None:
+        """Weighted running mean of the side probabilities seen (a side is a property of the
+        hand), older votes decayed by :data:`SIDE_VOTE_DECAY`; a NaN vote or a zero weight is
+        no vote. The first vote sets the estimate."""
+        if np.isfinite(left_prob) and weight > 0:
             track.side_votes += 1
-            track.left_prob += (float(left_prob) - track.left_prob) / min(track.side_votes, 10)
+            track.side_weight = cls.SIDE_VOTE_DECAY * track.side_weight + float(weight)
+            track.left_prob += (float(left_prob) - track.left_prob) * float(weight) \
+                / track.side_weight
 
     # ------------------------------------------------------------------ keypoints
     def boxes(self) -> np.ndarray:
