@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from poseforge.datasets import BaseKeypointDataset, DatasetError, SynthHandDataset, instance
-from poseforge.datasets.clips import (ClipDataset, clip_collate, clip_dataloaders, plan_clips,
+from poseforge.datasets.clips import (ClipDataset, clip_collate, plan_clips,
                                       reverse_clip)
 from poseforge.datasets.transforms.presets import topdown_3d_pipelines
 from poseforge.evaluation.functional.temporal import acceleration_error, jitter

@@ -14,6 +14,7 @@ from poseforge.models.losses import KeypointMSELoss
 from poseforge.models.nsrm import NSRM, NSRMHead
 from poseforge.models.rmgmn import RMGMN, RMGMNHead
 
-__all__ = ['backbones', 'classifiers', 'data_preprocessors', 'detectors', 'estimators', 'heads', 'losses',
-           'nsrm', 'rmgmn', 'CPM', 'NSRM', 'RMGMN', 'SIAGCN', 'PoseDataPreprocessor', 'TopdownPoseEstimator',
-           'MultiStageHeatmapHead', 'NSRMHead', 'RMGMNHead', 'KeypointMSELoss']
+__all__ = ['backbones', 'classifiers', 'data_preprocessors', 'detectors', 'dggan', 'estimators',
+           'heads', 'losses', 'nsrm', 'rmgmn', 'CPM', 'NSRM', 'RMGMN', 'SIAGCN',
+           'PoseDataPreprocessor', 'TopdownPoseEstimator', 'MultiStageHeatmapHead', 'NSRMHead',
+           'RMGMNHead', 'KeypointMSELoss']

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import Tensor, nn
 
+from poseforge.models.data_preprocessors.pose_data_preprocessor import build_pose_preprocessor
 from poseforge.registry import MODELS
 
 
@@ -53,11 +54,8 @@ class PalmClassifier(BaseModel):
                  test_cfg: Mapping[str, Any] | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='PoseDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_pose_preprocessor(data_preprocessor),
+                         init_cfg=init_cfg)
         if len(input_size) != 2 or any(int(v) < 2 ** len(widths) for v in input_size):
             raise ValueError(f'input_size must be (w, h), each at least 2**len(widths) = '
                              f'{2 ** len(widths)}, got {tuple(input_size)!r}')

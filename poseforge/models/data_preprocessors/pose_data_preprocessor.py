@@ -5,7 +5,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from mmengine.model import BaseDataPreprocessor
-from torch import Tensor
+from torch import Tensor, nn
 
 from poseforge.registry import MODELS
 
@@ -64,3 +64,11 @@ class PoseDataPreprocessor(BaseDataPreprocessor):
         if isinstance(data_samples, Mapping):
             data_samples = {key: self._to_device(value) for key, value in data_samples.items()}
         return dict(inputs=self.normalize(data['inputs']), data_samples=data_samples)
+
+
+def build_pose_preprocessor(cfg: dict | nn.Module | None) -> nn.Module:
+    """A model's data preprocessor: built from ``cfg`` (through ``MODELS``), passed through when
+    it is a module, :class:`PoseDataPreprocessor` (ImageNet statistics) when ``None``."""
+    if cfg is None:
+        cfg = dict(type='PoseDataPreprocessor')
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg

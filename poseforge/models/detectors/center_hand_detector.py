@@ -32,6 +32,7 @@ from mmengine.model import BaseModel
 from torch import Tensor, nn
 
 from poseforge.codecs.center_box import CenterBoxCodec
+from poseforge.models.data_preprocessors.pose_data_preprocessor import build_pose_preprocessor
 from poseforge.registry import KEYPOINT_CODECS, MODELS
 
 #: Centre logit bias at initialisation: sigmoid = 0.1 (CenterNet's prior; focal-loss init).
@@ -124,11 +125,8 @@ class CenterHandDetector(BaseModel):
                  test_cfg: Mapping[str, Any] | None = None,
                  data_preprocessor: dict | nn.Module | None = None,
                  init_cfg: dict | None = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='PoseDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_pose_preprocessor(data_preprocessor),
+                         init_cfg=init_cfg)
         if codec is None:
             codec = dict(type='CenterBoxCodec', input_size=(256, 192), stride=8)
         if isinstance(codec, dict):

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from poseforge.models.utils import (average_flip_predictions, flip_heatmaps, flip_keypoints,
                                     heatmap_argmax)
+from poseforge.models.data_preprocessors.pose_data_preprocessor import build_pose_preprocessor
 from poseforge.registry import MODELS
 
 
@@ -64,9 +65,8 @@ class TopdownPoseEstimator(BaseModel):
     def __init__(self, backbone: dict | nn.Module, head: dict | nn.Module,
                  data_preprocessor: dict | nn.Module | None = None,
                  test_cfg: dict | None = None, init_cfg: dict | None = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='PoseDataPreprocessor')
-        super().__init__(data_preprocessor=_build(data_preprocessor), init_cfg=init_cfg)
+        super().__init__(data_preprocessor=build_pose_preprocessor(data_preprocessor),
+                         init_cfg=init_cfg)
         self.backbone = _build(backbone)
         self.head = _build(head)
         self.test_cfg = dict(flip_test=False) if test_cfg is None else dict(test_cfg)
