@@ -5,8 +5,8 @@ Why a separate small network on the pose crop: the cue is fine detail (nails, kn
 lines, which way the fingers curl), which the detector sees at 20-80 px per hand in its
 whole-frame input, and which the pose crop shows at full size. A plain VGG-like stack
 (two 3x3 convolutions per resolution, the second strided, BN + ReLU; global average pooling
-and one logit) at 64x64 input costs about 0.07 GMAC per hand, so the demo can classify the
-tracked hands' crops every few frames. Trained on generated hands (any data with keypoints and
+and one logit) costs 0.07 GMAC per 64x64 crop and 0.17 at 96x96 (the config's), so the demo
+classifies the tracked hands' crops every few frames for 3-5 ms (README). Trained on generated hands (any data with keypoints and
 a hand side gives the label: ``GeneratePalmTarget``), with mirroring as free augmentation:
 facing is unchanged by a mirror, the side is not.
 
