@@ -75,8 +75,8 @@ def mirrored(image: np.ndarray, hand: dict) -> tuple[np.ndarray, dict]:
 
 
 def side_votes(image: np.ndarray, hand: dict, pose, side) -> tuple[float, float]:
-    """The left probability from predicted keypoints, and from the labelled ones."""
-    from poseforge.codecs.hand_side import left_prob_from_palm
+    """The left probability from predicted keypoints, and from the labelled ones (each hand
+    cropped from the tracker's box around those keypoints)."""
     from poseforge.tracking import box_from_keypoints
     out = pose(image, hand['bbox'][None])
     kpts, scores = out['keypoints'][0], out['keypoint_scores'][0]
@@ -84,8 +84,7 @@ def side_votes(image: np.ndarray, hand: dict, pose, side) -> tuple[float, float]
     predicted = float(side(image, box[None], kpts[None])[0])
     truth_box = box_from_keypoints(hand['keypoints'], np.ones(len(hand['keypoints'])),
                                    -np.inf, pad=1.1)
-    labelled = float(left_prob_from_palm(hand['keypoints'][None],
-                                         side.palm_prob(image, truth_box[None]))[0])
+    labelled = float(side(image, truth_box[None], hand['keypoints'][None])[0])
     return predicted, labelled
 
 

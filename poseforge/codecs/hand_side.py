@@ -23,7 +23,7 @@ is easy:
 
 Then ``left = facing == (winding > 0)``. A palm seen edge-on has a winding near zero and no
 reliable side: :func:`left_prob_from_palm` returns NaN there (no vote), relative to the
-hand's size. In video each frame's vote is weighted by :func:`side_vote_weight`: measured on
+hand's size. In video each frame's vote is weighted (:func:`side_votes`): measured on
 the generated test split through the demo's path, the side is right for 0.76 of the hands
 with |winding| >= 0.02, 0.82 from 0.06, and 0.85 where the classifier is sure (|p - 0.5| >=
 0.3), so weak votes should count less. Keypoint order: hand21 (wrist 0, index1 5, little1 17).
@@ -70,11 +70,23 @@ def palm_facing_target(keypoints: np.ndarray, is_left: np.ndarray | bool) -> np.
     return (palm_winding(keypoints) > 0) == np.asarray(is_left, bool)
 
 
-def left_prob_from_palm(keypoints: np.ndarray, palm_prob: np.ndarray,
-                        edge_on: float = EDGE_ON_WINDING) -> np.ndarray:
-    """Probability that each hand is a left hand, from its keypoints' winding and the
-    classifier's probability that the palm faces the camera; NaN where the palm is edge-on
-    (``|relative_winding| < edge_on``), where neither side is supported.
+def palm_is_labelled(keypoints_visible: np.ndarray) -> bool:
+    """Whether the palm triangle (wrist, index1, little1) is labelled (visibility > 0) in one
+    hand's ``(K,)`` flags: what the facing label and the side metric need."""
+    visible = np.asarray(keypoints_visible).reshape(-1)
+    return len(visible) > LITTLE_BASE and bool((visible[[WRIST, INDEX_BASE, LITTLE_BASE]] > 0)
+                                               .all())
+
+
+def side_votes(keypoints: np.ndarray, palm_prob: np.ndarray, edge_on: float = EDGE_ON_WINDING,
+               clear: float = CLEAR_WINDING) -> tuple[np.ndarray, np.ndarray]:
+    """Each hand's side vote from its keypoints and the classifier's probability that the palm
+    faces the camera: ``(left probability, weight)``, both ``(N,)``, the winding computed once.
+
+    * left probability: ``p`` where the winding is positive, ``1 - p`` where negative; NaN where
+      the palm is edge-on (``|relative_winding| < edge_on``), where neither side is supported;
+    * weight: the classifier's certainty ``|2 p - 1|`` times the palm's openness to the camera,
+      ``min(|relative_winding| / clear, 1)``, in [0, 1] (how much a video frame's vote counts).
 
     Args:
         keypoints: ``(N, K, 2)`` image (or crop) px.
@@ -83,12 +95,18 @@ def left_prob_from_palm(keypoints: np.ndarray, palm_prob: np.ndarray,
     winding = relative_winding(keypoints)
     palm_prob = np.asarray(palm_prob, np.float64)
     left = np.where(winding > 0, palm_prob, 1.0 - palm_prob)
-    return np.where(np.abs(winding) < edge_on, np.nan, left)
+    left = np.where(np.abs(winding) < edge_on, np.nan, left)
+    weight = np.abs(2.0 * palm_prob - 1.0) * np.minimum(np.abs(winding) / clear, 1.0)
+    return left, weight
+
+
+def left_prob_from_palm(keypoints: np.ndarray, palm_prob: np.ndarray,
+                        edge_on: float = EDGE_ON_WINDING) -> np.ndarray:
+    """The left probability of :func:`side_votes` (NaN where the palm is edge-on)."""
+    return side_votes(keypoints, palm_prob, edge_on)[0]
 
 
 def side_vote_weight(keypoints: np.ndarray, palm_prob: np.ndarray,
                      clear: float = CLEAR_WINDING) -> np.ndarray:
-    """How much a frame's side vote counts: the classifier's certainty ``|2 p - 1|`` times the
-    palm's openness to the camera, ``min(|relative_winding| / clear, 1)``. ``(N,)`` in [0, 1]."""
-    openness = np.minimum(np.abs(relative_winding(keypoints)) / clear, 1.0)
-    return np.abs(2.0 * np.asarray(palm_prob, np.float64) - 1.0) * openness
+    """The vote weight of :func:`side_votes`."""
+    return side_votes(keypoints, palm_prob, clear=clear)[1]

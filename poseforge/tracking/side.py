@@ -8,7 +8,7 @@ with the classifier's own test pipeline: its padding and input size), from the b
 derives from this frame's keypoints, which is how the training crops were framed (the keypoints'
 box). The tracker keeps a running mean of the votes per track (``HandTracker.vote_side``),
 each weighted by the classifier's certainty and how open the palm is to the camera
-(:func:`~poseforge.codecs.hand_side.side_vote_weight`), so a few weak frames do not flip a
+(:func:`~poseforge.codecs.hand_side.side_votes`), so a few weak frames do not flip a
 hand's label.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from poseforge.codecs.hand_side import left_prob_from_palm, side_vote_weight
+from poseforge.codecs.hand_side import left_prob_from_palm, side_votes
 from poseforge.deploy.predictor import TopdownBatchPredictor
 
 
@@ -56,9 +56,7 @@ class PalmSideEstimator:
 
     def votes(self, frame: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
-        """``(left probability, vote weight)`` per box (:func:`side_vote_weight`)."""
+        """``(left probability, vote weight)`` per box (:func:`side_votes`)."""
         if len(boxes) == 0:
             return np.zeros(0), np.zeros(0)
-        palm = self.palm_prob(frame, boxes)
-        return (left_prob_from_palm(np.asarray(keypoints), palm),
-                side_vote_weight(np.asarray(keypoints), palm))
+        return side_votes(np.asarray(keypoints), self.palm_prob(frame, boxes))

@@ -76,6 +76,9 @@ class HandTracker:
             ``d_cutoff``).
     """
 
+    #: Each earlier side vote counts this much less per new vote (about the last 10 count).
+    SIDE_VOTE_DECAY = 0.9
+
     def __init__(self, max_hands: int = 2, detect_every: int = 10, min_score: float = 0.2,
                  keypoint_thr: float = 0.2, box_pad: float = 1.1, match_iou: float = 0.2,
                  reset_iou: float = 0.4, duplicate_iou: float = 0.5,
@@ -137,9 +140,6 @@ class HandTracker:
             self._next_id += 1
             self.vote_side(track, left_prob[c])
             self.tracks.append(track)
-
-    #: Each earlier side vote counts this much less per new vote (about the last 10 count).
-    SIDE_VOTE_DECAY = 0.9
 
     @classmethod
     def vote_side(cls, track: Track, left_prob: float, weight: float = 1.0) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from poseforge.codecs.hand_side import INDEX_BASE, LITTLE_BASE, WRIST, palm_facing_target
+from poseforge.codecs.hand_side import palm_facing_target, palm_is_labelled
 from poseforge.datasets.transforms.base import BaseTransform
 from poseforge.registry import TRANSFORMS
 
@@ -31,9 +31,7 @@ class GeneratePalmTarget(BaseTransform):
         if keypoints is not None and side in ('left', 'right'):
             kpts = np.asarray(keypoints, np.float64).reshape(-1, 2)
             visible = results.get('keypoints_visible')
-            labelled = (np.ones(len(kpts), bool) if visible is None
-                        else np.asarray(visible).reshape(-1) > 0)
-            if len(kpts) > LITTLE_BASE and labelled[[WRIST, INDEX_BASE, LITTLE_BASE]].all():
+            if palm_is_labelled(np.ones(len(kpts)) if visible is None else visible):
                 label = float(palm_facing_target(kpts, side == 'left'))
         results['palm_facing'] = np.array([label], np.float32)
         return results

@@ -15,8 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 
-from poseforge.codecs.hand_side import (INDEX_BASE, LITTLE_BASE, WRIST, left_prob_from_palm,
-                                        palm_facing_target)
+from poseforge.codecs.hand_side import left_prob_from_palm, palm_facing_target, palm_is_labelled
 from poseforge.registry import METRICS
 
 
@@ -32,8 +31,7 @@ class HandSideAccuracy(BaseMetric):
             kpts = np.asarray(sample['keypoints'], np.float64).reshape(-1, 2)
             visible = np.asarray(sample.get('keypoints_visible', np.ones(len(kpts))),
                                  np.float64).reshape(-1)
-            if side not in ('left', 'right') or len(kpts) <= LITTLE_BASE \
-                    or not (visible[[WRIST, INDEX_BASE, LITTLE_BASE]] > 0).all():
+            if side not in ('left', 'right') or not palm_is_labelled(visible):
                 continue
             self.results.append(dict(id=sample.get('id'), keypoints=kpts,
                                      is_left=side == 'left',
