@@ -128,6 +128,51 @@ def test_sim2real_tool_end_to_end_on_a_tiny_budget(tmp_path, fixtures_dir):
     assert samples is not None and samples.shape[0] >= 2 * 128
     assert sim2real.main(argv[:2] + ['nonsense']) == 2
 
+    # --checkpoint scores a trained model as it is: the same figures as the run that trained it
+    row = report['rows'][0]
+    scored = tmp_path / 'scored.md'
+    config = 'configs/sim2real/cpm-light_sim2real-128.py'
+    again = ['--checkpoint', config, row['checkpoint'], '--out', str(scored), '--quiet',
+             '--fixtures', str(fixtures_dir), '--cfg-options', *options,
+             f"test_dataloader.dataset.data_root={tmp_path / 'data' / row['setting']}"]
+    assert sim2real.main(again) == 0
+    rescored = json.loads(scored.with_suffix('.json').read_text())['rows'][0]
+    assert rescored['pool'] == row['pool']
+    for name in ('OneHand10K', 'Panoptic', 'MHP', 'RHD', 'generated (test)'):
+        assert rescored['sets'][name] == row['sets'][name]
+    assert 'Checkpoints scored as trained' in scored.read_text().splitlines()[0]
+    with pytest.raises(SystemExit) as missing:
+        sim2real.main(again[:2] + [str(tmp_path / 'absent.pth')] + again[3:])
+    assert missing.value.code == 2
+
+
+def test_per_set_figures_count_keypoints_as_the_pool_does():
+    """A set's PCK, AUC and EPE are means over its labelled keypoints, like the pool's: the
+    sets' keypoints x PCK add up to the pool's, also where joints are labelled unevenly (the
+    OneHand10K fixture). The per-joint mean of mmpose's ``keypoint_pck_accuracy`` is kept
+    apart as ``PCK@0.2 (per joint)``."""
+    import _real_hands as rh   # tools/ is on sys.path (conftest)
+    gt = np.zeros((2, 21, 2))
+    boxes = np.array([[0, 0, 100, 100], [0, 0, 100, 100]], float)
+    mask = np.ones((2, 21), bool)
+    mask[1, 1:] = False                       # the second hand: its wrist alone is labelled
+    pred = gt.copy()
+    pred[1, 0] = [50.0, 0.0]                  # ... and missed (0.5 of the box, 50 px)
+    uneven = rh.SetResult('uneven', True, pred, gt, mask, boxes)
+    m = uneven.metrics()
+    assert m['keypoints'] == 22
+    assert m['PCK@0.2'] == pytest.approx(21 / 22)              # per keypoint
+    assert m['PCK@0.2 (per joint)'] == pytest.approx(20.5 / 21)   # wrist 1/2, others 1/1
+    assert m['EPE'] == pytest.approx(50 / 22)
+    # AUC over 0..30 px, thresholds i/20 (i = 0..19, strict <): exact keypoints count from i=1
+    assert m['AUC'] == pytest.approx(19 / 20 * 21 / 22)
+    even = rh.SetResult('even', True, gt + [[30.0, 0.0]], gt, np.ones((2, 21), bool),
+                        np.array([[0, 0, 100, 100], [0, 0, 200, 200]], float))
+    pool = rh.pooled_metrics([uneven, even])
+    counted = sum(r.metrics()['PCK@0.2'] * r.metrics()['keypoints'] for r in (uneven, even))
+    assert pool['keypoints'] == 22 + 42
+    assert pool['PCK@0.2'] * pool['keypoints'] == pytest.approx(counted)
+
 
 def test_hand_roll_measures_the_in_plane_turn_of_real_and_generated_hands(fixtures_dir):
     import _real_hands as rh   # tools/ is on sys.path (conftest)

@@ -6,6 +6,7 @@
         [--config configs/sim2real/cpm-light_sim2real-128.py] [--real CONFIG ...]
         [--fixtures DIR] [--data-dir data/sim2real] [--work-dir work_dirs/sim2real]
         [--out FILE.md] [--cfg-options k=v ...] [--list] [--gap]
+    python tools/sim2real.py --checkpoint CONFIG PTH [--checkpoint CONFIG PTH ...] [--out FILE.md]
 
 For every setting: generate hands with it (``--num`` units x ``--views`` views at ``--size``
 px; resumable), train the config with the same budget and seed (``tools/train.py``; resumable),
@@ -16,6 +17,12 @@ in its own column) and the test split of every dataset config passed with ``--re
 ``<out stem>.json`` (every number), ``<out stem>_gallery.png`` (one row per setting: its
 predictions, in colour, and the ground truth, in white, on every real hand) and
 ``<out stem>_samples.png`` (the first generated test images of each setting, one row each).
+
+``--checkpoint CONFIG PTH`` (repeatable) generates and trains nothing: it scores models already
+trained (one row each, named after the checkpoint's folder and file) on the same real sets and
+on their config's own test split when its files are there (``--cfg-options`` apply to the
+config, e.g. ``test_dataloader.dataset.data_root=...``), and writes the same table, json and
+gallery.
 
 ``--gap`` trains nothing: it prints photometric statistics of the model's input crops
 (brightness, contrast, saturation, sharpness, noise, hue spread) for each real set and each
@@ -127,6 +134,24 @@ def evaluate(config: str, checkpoint: str, sets: list[real_hands.RealSet],
     return [real_hands.predict_set(model, s, max_hands=args.max_eval) for s in sets]
 
 
+def score_checkpoint(config: str, checkpoint: str, args: argparse.Namespace
+                     ) -> tuple[dict, list[real_hands.SetResult]]:
+    """Score a trained model as it is (no generating, no training): the real sets and, when its
+    annotation file is there, the config's own test split (as ``generated (test)``)."""
+    for path in (config, checkpoint):
+        if not osp.isfile(osp.join(ROOT_DIR, path)):
+            raise FileNotFoundError(f"--checkpoint: '{path}' not found")
+    own = real_hands.config_set(osp.join(ROOT_DIR, config), cfg_options=_cfg_dict(
+        args.cfg_options), name='generated (test)')
+    ann = real_hands.annotation_file(own.dataset)
+    sets = args.real_sets + ([own] if ann and osp.isfile(ann) else [])   # as the dataset reads it
+    found = evaluate(config, checkpoint, sets, args)
+    name = f'{Path(checkpoint).parent.name}/{Path(checkpoint).stem}'
+    return dict(setting=name, checkpoint=checkpoint, config=config,
+                pool=real_hands.pooled_metrics(found),
+                sets={r.name: r.metrics() for r in found}), found
+
+
 def _cfg_dict(options: list[str]) -> dict | None:
     if not options:
         return None
@@ -143,14 +168,18 @@ def _fmt(value: float, digits: int = 3) -> str:
 
 def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
     """Markdown: one summary table (pooled real and per-set PCK@0.2) and per-set details."""
-    sets = [s for s in rows[0]['sets'] if s != 'generated (test)']
+    nan = float('nan')
+    sets = [s.name for s in args.real_sets]
     epochs = args.epochs or "the config's"
-    budget = (f'{args.num} units x {args.views} views at {args.size} px, {epochs} epochs, '
-              f'seed {args.seed}, `{args.config}`')
+    budget = (f'Budget for every row: {args.num} units x {args.views} views at {args.size} px, '
+              f'{epochs} epochs, seed {args.seed}, `{args.config}`')
+    if args.checkpoint:
+        budget = ('Checkpoints scored as trained (no generating or training): '
+                  + '; '.join(f'`{r["checkpoint"]}` (`{r["config"]}`)' for r in rows))
     if args.cfg_options:   # part of the budget (a schedule, a batch size): stated with it
         budget += ' with `--cfg-options ' + ' '.join(args.cfg_options) + '`'
     pool = rows[0]['pool']
-    lines = [f'Budget for every row: {budget}. Real pool: {pool["hands"]} labelled hands '
+    lines = [f'{budget}. Real pool: {pool["hands"]} labelled hands '
              f'({pool["keypoints"]} keypoints) from the shared fixtures: a handful of images, '
              'so differences of a few points are noise.', '',
              '| setting | real pool PCK@0.2 | real pool AUC | real pool EPE (box) | '
@@ -161,8 +190,9 @@ def write_table(rows: list[dict], args: argparse.Namespace, path: str) -> str:
         lines.append(f"| {r['setting']} | {_fmt(p['PCK@0.2'])} | {_fmt(p['AUC'])} | "
                      f"{_fmt(p['EPE'])} | "
                      + ' | '.join(_fmt(r['sets'][s]['PCK@0.2']) for s in sets)
-                     + f" | {_fmt(r['sets']['generated (test)']['PCK@0.2'])} |")
-    lines += ['', 'Per set (PCK@0.2 of the box, AUC over 0-30 px, EPE in px):', '',
+                     + f" | {_fmt(r['sets'].get('generated (test)', {}).get('PCK@0.2', nan))} |")
+    lines += ['', 'Per set (PCK@0.2 of the box, AUC over 0-30 px, EPE in px; each over the '
+              "set's labelled keypoints, as the pool):", '',
               '| setting | ' + ' | '.join(f'{s} PCK / AUC / EPE' for s in sets) + ' |',
               '|---|' + '---|' * len(sets)]
     for r in rows:
@@ -239,6 +269,26 @@ def write_gallery(rows: list[dict], results: dict, path: str, metainfo: dict) ->
     return path
 
 
+def write_report(rows: list[dict], args: argparse.Namespace, out: str) -> str:
+    """The table and json of the rows so far; their common path stem."""
+    write_table(rows, args, out)
+    stem = osp.splitext(out)[0]
+    budget = (dict(checkpoints=[[r['config'], r['checkpoint']] for r in rows])
+              if args.checkpoint else
+              dict(num=args.num, views=args.views, size=args.size, epochs=args.epochs,
+                   seed=args.seed, config=args.config))
+    budget['cfg_options'] = args.cfg_options
+    atomic_write_text(json.dumps(dict(budget=budget, rows=rows), indent=1), stem + '.json')
+    return stem
+
+
+def _print_row(row: dict, args: argparse.Namespace) -> None:
+    if not args.quiet:
+        own = row['sets'].get('generated (test)', {}).get('PCK@0.2', float('nan'))
+        print(f"{row['setting']}: real pool PCK@0.2 {row['pool']['PCK@0.2']:.3f}, generated "
+              f"test PCK@0.2 {_fmt(own)}", flush=True)
+
+
 # --------------------------------------------------------------------------- main
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -264,6 +314,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--gap', action='store_true',
                         help='print photometric statistics of real and generated crops, no '
                         'training')
+    parser.add_argument('--checkpoint', nargs=2, action='append', default=[],
+                        metavar=('CONFIG', 'PTH'), help='score this trained model on the real '
+                        'sets, no generating or training (repeatable: one row each)')
     parser.add_argument('--quiet', action='store_true')
     return parser.parse_args(argv)
 
@@ -290,7 +343,14 @@ def main(argv=None) -> int:
             print(Path(gap).read_text())
             return 0
         rows, results, roots = [], {}, {}
-        for setting in args.settings:
+        if args.checkpoint:
+            for config, checkpoint in args.checkpoint:
+                row, found = score_checkpoint(config, checkpoint, args)
+                rows.append(row)
+                results[row['setting']] = found
+                stem = write_report(rows, args, out)
+                _print_row(row, args)
+        for setting in ([] if args.checkpoint else args.settings):
             start = time.perf_counter()
             data_root = generate(setting, osp.join(args.data_dir, setting), args)
             roots[setting] = data_root
@@ -304,19 +364,12 @@ def main(argv=None) -> int:
                        seconds=time.perf_counter() - start)
             rows.append(row)
             # the table and json so far, after every row: a run stopped later loses no row
-            write_table(rows, args, out)
-            stem = osp.splitext(out)[0]
-            atomic_write_text(json.dumps(dict(
-                budget=dict(num=args.num, views=args.views, size=args.size, epochs=args.epochs,
-                            seed=args.seed, config=args.config, cfg_options=args.cfg_options),
-                rows=rows), indent=1), stem + '.json')
-            if not args.quiet:
-                print(f"{setting}: real pool PCK@0.2 {row['pool']['PCK@0.2']:.3f}, generated "
-                      f"test PCK@0.2 {row['sets']['generated (test)']['PCK@0.2']:.3f}",
-                      flush=True)
+            stem = write_report(rows, args, out)
+            _print_row(row, args)
         from poseforge.skeletons import HAND21
         write_gallery(rows, results, stem + '_gallery.png', HAND21.metainfo())
-        write_samples(roots, stem + '_samples.png')
+        if roots:
+            write_samples(roots, stem + '_samples.png')
         print(Path(out).read_text())
     return 0
 
