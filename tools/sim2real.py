@@ -346,6 +346,8 @@ def main(argv=None) -> int:
         if args.checkpoint:
             for config, checkpoint in args.checkpoint:
                 row, found = score_checkpoint(config, checkpoint, args)
+                if row['setting'] in results:   # same folder and file name: keep both rows
+                    row['setting'] += f' ({len(rows) + 1})'
                 rows.append(row)
                 results[row['setting']] = found
                 stem = write_report(rows, args, out)
