@@ -11,6 +11,7 @@ every later draw.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -34,10 +35,21 @@ def flip_points(points: np.ndarray, image_size: Sequence[int], direction: str) -
 
 
 def flip_bbox_xyxy(bbox: np.ndarray, image_size: Sequence[int], direction: str) -> np.ndarray:
-    """Mirror an ``x1, y1, x2, y2`` box, keeping ``x1 <= x2`` and ``y1 <= y2``."""
-    corners = flip_points(np.asarray(bbox, dtype=np.float32).reshape(2, 2), image_size,
-                          direction)
-    return np.concatenate([corners.min(axis=0), corners.max(axis=0)])
+    """Mirror an ``x1, y1, x2, y2`` box, keeping ``x1 <= x2`` and ``y1 <= y2`` (float32).
+
+    On the four Python floats: ``(w - 1) - x`` of a float32 ``x`` is exact in float64, so one
+    rounding to float32 gives :func:`flip_points`' float32 result, for a fraction of the cost
+    of the array operations."""
+    w, h = image_size
+    x1, y1, x2, y2 = np.asarray(bbox, dtype=np.float32).reshape(4).tolist()
+    if math.isnan(x1 + y1 + x2 + y2):  # numpy's min / max propagate NaN; Python's do not
+        corners = flip_points(np.array([[x1, y1], [x2, y2]], np.float32), image_size, direction)
+        return np.concatenate([corners.min(axis=0), corners.max(axis=0)])
+    if direction in ('horizontal', 'diagonal'):
+        x1, x2 = (w - 1) - x1, (w - 1) - x2
+    if direction in ('vertical', 'diagonal'):
+        y1, y2 = (h - 1) - y1, (h - 1) - y2
+    return np.array([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], dtype=np.float32)
 
 
 def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
@@ -51,7 +63,7 @@ def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
     """
     keypoints = flip_points(keypoints, image_size, direction)
     if direction != 'diagonal':
-        order = np.asarray(flip_indices, dtype=np.int64)
+        order = _index_array(flip_indices)
         if order.size != keypoints.shape[-2]:
             raise ValueError(f'flip_indices has {order.size} entries for '
                              f'{keypoints.shape[-2]} keypoints')
@@ -61,10 +73,28 @@ def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
     return keypoints, keypoints_visible
 
 
+_INDEX_ARRAYS: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _index_array(indices: Sequence[int]) -> np.ndarray:
+    """``indices`` as a read-only int64 array, made once per distinct list (a skeleton has one
+    ``flip_indices``; converting its list costs more than the reordering it serves)."""
+    key = tuple(indices)
+    order = _INDEX_ARRAYS.get(key)
+    if order is None:
+        order = np.asarray(key, dtype=np.int64)
+        order.flags.writeable = False
+        if len(_INDEX_ARRAYS) < 64:  # a handful of skeletons; never an unbounded cache
+            _INDEX_ARRAYS[key] = order
+    return order
+
+
 #: Camera-frame axes a flip of the image mirrors (x for horizontal, y for vertical); a
 #: 'diagonal' flip (both) is a 180-degree turn about the optical axis, not a mirror.
 _MIRRORED_AXES = {'horizontal': (0,), 'vertical': (1,), 'diagonal': (0, 1)}
 _OTHER_SIDE = {'left': 'right', 'right': 'left'}
+#: The keys :func:`flip_camera_geometry` changes.
+_CAMERA_KEYS = ('keypoints_3d', 'K', 'R', 't', 'dist', 'hand_side')
 
 
 def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: str,
@@ -88,11 +118,13 @@ def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: st
     Only the keys present in ``results`` are returned. The relative depths
     ``z_i - z_root`` are unchanged by any flip.
     """
+    out: dict = {}
+    if all(results.get(key) is None for key in _CAMERA_KEYS):  # a 2D sample: nothing to flip
+        return out
     w, h = image_size
     axes = _MIRRORED_AXES[direction]
     mirror = np.ones(3)
     mirror[list(axes)] = -1.0
-    out: dict = {}
     if results.get('keypoints_3d') is not None:
         joints = np.asarray(results['keypoints_3d'], dtype=np.float32) * mirror.astype(np.float32)
         if flip_indices is not None and direction != 'diagonal':
@@ -124,6 +156,14 @@ def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: st
 
 
 # --------------------------------------------------------------------------- transforms
+def _to_float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (as a Python float)."""
+    return float(np.float32(value))
+
+
+_FLOAT32 = _to_float32
+
+
 @TRANSFORMS.register_module()
 class GetBBoxCenterScale(BaseTransform):
     """``bbox`` (x1, y1, x2, y2) -> ``bbox_center`` (2,) and ``bbox_scale`` (w, h) * padding.
@@ -141,9 +181,15 @@ class GetBBoxCenterScale(BaseTransform):
             results['bbox_scale'] = (np.asarray(results['bbox_scale'], dtype=np.float32)
                                      * np.float32(self.padding))
             return results
-        x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4)
-        results['bbox_center'] = np.array([(x1 + x2) * 0.5, (y1 + y2) * 0.5], dtype=np.float32)
-        results['bbox_scale'] = np.array([(x2 - x1) * self.padding, (y2 - y1) * self.padding],
+        # on Python floats, rounded to float32 where numpy's float32 arithmetic rounds (the
+        # sum's halving and the product of two float32 values are exact in float64), so the
+        # values are numpy's float32 ones
+        x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4).tolist()
+        f32 = _FLOAT32
+        padding = f32(self.padding)
+        results['bbox_center'] = np.array([f32(x1 + x2) * 0.5, f32(y1 + y2) * 0.5],
+                                          dtype=np.float32)
+        results['bbox_scale'] = np.array([f32(x2 - x1) * padding, f32(y2 - y1) * padding],
                                          dtype=np.float32)
         return results
 
@@ -259,9 +305,14 @@ class RandomBBoxTransform(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         shift, scale, rotate = self.sample()
-        bbox_scale = np.asarray(results['bbox_scale'], dtype=np.float32).reshape(2)
-        center = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2)
-        results['bbox_center'] = (center + shift * bbox_scale).astype(np.float32)
-        results['bbox_scale'] = (bbox_scale * scale).astype(np.float32)
+        bw, bh = np.asarray(results['bbox_scale'], dtype=np.float32).reshape(2).tolist()
+        cx, cy = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2).tolist()
+        sx, sy = shift.tolist()
+        # Python floats with numpy's roundings: the centre is float64 arithmetic rounded once
+        # to float32, the scale a float32 product (numpy 2 multiplies a float32 array by a
+        # Python float in float32; the product of two float32 values is exact in float64)
+        scale = _FLOAT32(scale)
+        results['bbox_center'] = np.array([cx + sx * bw, cy + sy * bh], dtype=np.float32)
+        results['bbox_scale'] = np.array([bw * scale, bh * scale], dtype=np.float32)
         results['bbox_rotation'] = float(results.get('bbox_rotation', 0.0)) + rotate
         return results

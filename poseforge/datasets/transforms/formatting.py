@@ -105,7 +105,13 @@ class PackPoseInputs(BaseTransform):
         for key in TARGET_KEYS:
             if results.get(key) is not None:
                 data_samples[key] = torch.from_numpy(np.ascontiguousarray(results[key]))
-        truth = unflipped_ground_truth(results)
-        data_samples['meta'] = {key: truth.get(key, results[key]) for key in self.meta_keys
-                                if results.get(key) is not None}
+        meta = {}
+        for key in self.meta_keys:
+            value = results.get(key)
+            if value is not None:
+                meta[key] = value
+        if results.get('flip'):
+            meta.update((key, value) for key, value in unflipped_ground_truth(results).items()
+                        if key in meta)
+        data_samples['meta'] = meta
         return dict(inputs=inputs, data_samples=data_samples)
