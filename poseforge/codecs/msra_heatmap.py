@@ -100,7 +100,9 @@ class MSRAHeatmap:
         # 1-D Gaussians of every keypoint come from a single exp
         self._grid = np.arange(max(self.heatmap_size), dtype=np.float32)
         self._inv_two_var = np.float32(-0.5 / (self.sigma * self.sigma))
-        self._size = np.array(self.heatmap_size)  # (W, H), for keypoint_weights
+        # (W, H), for keypoint_weights; float32 like the centres it is compared with (exact
+        # for any heatmap size), so the comparison needs no promotion to float64
+        self._size = np.array(self.heatmap_size, dtype=np.float32)
         self.input_per_heatmap = np.array(
             [self.input_size[0] / self.heatmap_size[0],
              self.input_size[1] / self.heatmap_size[1]], dtype=np.float32)
@@ -160,7 +162,7 @@ class MSRAHeatmap:
         gy *= mask[..., None]  # unlabelled / unreachable keypoints: an all-zero channel
         # the (K, H, W) outer products: torch's broadcast multiply is ~3x numpy's here (the
         # same float32 products); the result is handed on as a numpy view of the tensor
-        heatmaps = torch.from_numpy(gy)[..., :, None] * torch.from_numpy(gx)[..., None, :]
+        heatmaps = torch.from_numpy(gy[..., :, None]) * torch.from_numpy(gx[..., None, :])
         if heatmaps.ndim == 4:
             heatmaps = heatmaps.amax(dim=0)
         return dict(heatmaps=heatmaps.numpy(), keypoint_weights=weights)
