@@ -147,9 +147,11 @@ class MSRAHeatmap:
             raise ValueError(f'keypoints must be (K, 2) or (N, K, 2), got {keypoints.shape}')
         if keypoints_visible is None:
             keypoints_visible = np.ones(keypoints.shape[:-1], dtype=np.float32)
-        keypoints_visible = np.asarray(keypoints_visible, dtype=np.float32).reshape(
-            keypoints.shape[:-1])
-        centres = keypoints[..., :2] * self.heatmap_per_input
+        keypoints_visible = np.asarray(keypoints_visible, dtype=np.float32)
+        if keypoints_visible.shape != keypoints.shape[:-1]:
+            keypoints_visible = keypoints_visible.reshape(keypoints.shape[:-1])
+        centres = (keypoints if keypoints.shape[-1] == 2 else keypoints[..., :2]
+                   ) * self.heatmap_per_input
         mask = self._kept(centres, keypoints_visible)
         weights = np.where(mask, keypoints_visible, np.float32(0))
 

@@ -61,15 +61,23 @@ def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
     so keypoint ``i`` takes the coordinates of keypoint ``flip_indices[i]``. A 'diagonal' flip is
     a 180-degree rotation, which keeps sides, so it is not reordered (mmpose reorders it too).
     """
-    keypoints = flip_points(keypoints, image_size, direction)
-    if direction != 'diagonal':
-        order = _index_array(flip_indices)
-        if order.size != keypoints.shape[-2]:
-            raise ValueError(f'flip_indices has {order.size} entries for '
-                             f'{keypoints.shape[-2]} keypoints')
-        keypoints = keypoints[..., order, :]
-        if keypoints_visible is not None:
-            keypoints_visible = np.asarray(keypoints_visible)[..., order]
+    if direction == 'diagonal':
+        return flip_points(keypoints, image_size, direction), keypoints_visible
+    order = _index_array(flip_indices)
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    if order.size != keypoints.shape[-2]:
+        raise ValueError(f'flip_indices has {order.size} entries for '
+                         f'{keypoints.shape[-2]} keypoints')
+    # reordered first: the fancy index is the copy that is then mirrored in place (the same
+    # values as mirroring a copy and reordering it)
+    keypoints = keypoints[..., order, :]
+    w, h = image_size
+    if direction == 'horizontal':
+        np.subtract(w - 1, keypoints[..., 0], out=keypoints[..., 0])
+    else:
+        np.subtract(h - 1, keypoints[..., 1], out=keypoints[..., 1])
+    if keypoints_visible is not None:
+        keypoints_visible = np.asarray(keypoints_visible)[..., order]
     return keypoints, keypoints_visible
 
 
@@ -294,14 +302,16 @@ class RandomBBoxTransform(BaseTransform):
 
     def sample(self) -> tuple[np.ndarray, float, float]:
         """``(shift (2,) in units of bbox_scale, scale multiplier, rotation deg)``."""
-        gates = np.random.random(3)
-        shift = np.random.uniform(-1.0, 1.0, 2) * self.shift_factor
+        # the same draws, in the same order, whichever augmentations fire; the gates compared
+        # as Python floats (numpy scalar comparisons cost more)
+        shift_gate, scale_gate, rotate_gate = np.random.random(3).tolist()
+        shift = np.random.uniform(-1.0, 1.0, 2)
         scale = np.random.uniform(*self.scale_factor)
         limit = 2.0 * self.rotate_factor  # clipped with Python floats: np.clip on a scalar
         rotate = min(max(np.random.normal() * self.rotate_factor, -limit), limit)  # is ~10 us
-        return (shift if gates[0] < self.shift_prob else np.zeros(2),
-                float(scale) if gates[1] < self.scale_prob else 1.0,
-                float(rotate) if gates[2] < self.rotate_prob else 0.0)
+        return (shift * self.shift_factor if shift_gate < self.shift_prob else np.zeros(2),
+                float(scale) if scale_gate < self.scale_prob else 1.0,
+                float(rotate) if rotate_gate < self.rotate_prob else 0.0)
 
     def transform(self, results: dict) -> dict:
         shift, scale, rotate = self.sample()
