@@ -193,7 +193,9 @@ class TopdownAffine(BaseTransform):
 
     Reads ``img`` or a deferred ``encoded_img``, ``flip``/``flip_pending``/``flip_direction``
     (from ``RandomFlip``), ``keypoints`` (optional). Writes ``img`` (the crop, RGB, like the
-    source), ``bbox_scale`` fixed to the input aspect ratio, ``transformed_keypoints`` (K, 2)
+    source; for uint8 RGB it is the RGB view of the four-channel warp's output, so it is not
+    C-contiguous: ``np.ascontiguousarray`` it where a library needs that, as OpenCV's Python
+    bindings do for input arrays by themselves), ``bbox_scale`` fixed to the input aspect ratio, ``transformed_keypoints`` (K, 2)
     input px, ``input_size`` ``(w, h)``, ``input_center``/``input_scale`` (mmpose's names) and
     ``input_to_image`` (2, 3) float32: input px -> original, *unflipped* image px, so
     predictions map straight back to the image (for a flipped sample it includes the flip).
@@ -295,9 +297,9 @@ class TopdownAffine(BaseTransform):
         warped = cv2.warpAffine(source, _matrix(source_to_input), self.input_size,
                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                 borderValue=0)
-        if rgbx:
-            warped = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
-        results['img'] = warped
+        # RGBX: the crop is its RGB channels, a view (pixel stride 4) rather than a converted
+        # copy; PackPoseInputs splits the planes straight from the RGBX buffer
+        results['img'] = warped[..., :3] if rgbx else warped
         results['flip_pending'] = False
 
         keypoints = results.get('keypoints')
