@@ -302,15 +302,18 @@ class RandomBBoxTransform(BaseTransform):
 
     def sample(self) -> tuple[np.ndarray, float, float]:
         """``(shift (2,) in units of bbox_scale, scale multiplier, rotation deg)``."""
-        # the same draws, in the same order, whichever augmentations fire; the gates compared
-        # as Python floats (numpy scalar comparisons cost more)
-        shift_gate, scale_gate, rotate_gate = np.random.random(3).tolist()
-        shift = np.random.uniform(-1.0, 1.0, 2)
-        scale = np.random.uniform(*self.scale_factor)
+        # The same draws, in the same order, whichever augmentations fire: three gates, the
+        # shift's uniform(-1, 1, 2) and the scale's uniform(low, high) are six consecutive
+        # doubles of the global RandomState, taken in one call (its uniform is
+        # ``low + (high - low) * random()``, a frozen legacy stream; tested), then the normal.
+        shift_gate, scale_gate, rotate_gate, u_x, u_y, u_scale = np.random.random(6).tolist()
+        low, high = self.scale_factor
+        scale = low + (high - low) * u_scale
         limit = 2.0 * self.rotate_factor  # clipped with Python floats: np.clip on a scalar
         rotate = min(max(np.random.normal() * self.rotate_factor, -limit), limit)  # is ~10 us
-        return (shift * self.shift_factor if shift_gate < self.shift_prob else np.zeros(2),
-                float(scale) if scale_gate < self.scale_prob else 1.0,
+        shift = (np.array([-1.0 + 2.0 * u_x, -1.0 + 2.0 * u_y]) * self.shift_factor
+                 if shift_gate < self.shift_prob else np.zeros(2))
+        return (shift, scale if scale_gate < self.scale_prob else 1.0,
                 float(rotate) if rotate_gate < self.rotate_prob else 0.0)
 
     def transform(self, results: dict) -> dict:
