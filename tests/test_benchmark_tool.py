@@ -15,12 +15,15 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
+import _conv_ceiling as ceiling
 import _gpu_peaks as peaks
 import _mmpose_side as side
 import _standard_benchmarks as standard
 import benchmark
 from poseforge.datasets.transforms import RandomBBoxTransform
+from poseforge.registry import MODELS
 from poseforge.utils.config import ConfigError, load_config
 
 from conftest import FIXTURES as SHARED_FIXTURES
@@ -342,3 +345,83 @@ def test_infer_benchmark_reports_mfu_against_a_given_peak(tiny_synth):
         '--cfg-options', f'train_dataloader.dataset.data_root={tiny_synth}'])
     assert result['peak_tflops'] == 0.5
     assert result['mfu'] == pytest.approx(result['gflops_per_s'] / 500, abs=1e-4)
+
+
+class _ConvStack(torch.nn.Module):
+    """A stem, one layer applied twice, a strided 1x1 conv and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.body = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.down = torch.nn.Conv2d(8, 4, 1, stride=2, bias=False)
+        self.head = torch.nn.Linear(4 * 4 * 4, 5)
+
+    def forward(self, x):
+        x = self.body(self.body(self.stem(x)))
+        return self.head(self.down(x).flatten(1))
+
+
+def _toy_step(model, x, amp=False):
+    def step():
+        with torch.autocast('cpu', torch.bfloat16, enabled=amp):
+            out = model(x)
+        out.float().sum().backward()
+    return step
+
+
+@pytest.mark.parametrize('channels_last, amp', [(False, False), (True, True)])
+def test_ceiling_records_each_distinct_convolution_with_what_it_was_fed(channels_last, amp):
+    model = _ConvStack()
+    x = torch.randn(2, 3, 8, 8)
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(
+            memory_format=torch.channels_last)
+    calls = ceiling.record_conv_calls(model, _toy_step(model, x, amp))
+    by_layer = {(c.in_channels, c.out_channels, c.stride): (c, n) for c, n in calls.items()}
+    assert len(calls) == 3 and sum(calls.values()) == 4
+    stem, n_stem = by_layer[(3, 8, (1, 1))]
+    body, n_body = by_layer[(8, 8, (1, 1))]
+    down, _ = by_layer[(8, 4, (2, 2))]
+    assert (n_stem, n_body) == (1, 2)  # the shared layer is timed once, counted twice
+    assert not stem.needs_input_grad and body.needs_input_grad  # the image needs no gradient
+    assert stem.input_shape == (2, 3, 8, 8) and down.kernel_size == (1, 1) and not down.bias
+    assert all(c.channels_last == channels_last and c.autocast_bf16 == amp for c in calls)
+    for handle_owner in model.modules():  # the hooks are gone afterwards
+        assert not handle_owner._forward_hooks
+
+
+def test_ceiling_is_the_steps_flops_over_its_convolutions_alone():
+    model = _ConvStack()
+    x = torch.randn(2, 3, 8, 8)
+    step = _toy_step(model, x)
+    calls = ceiling.record_conv_calls(model, step)
+    step_flops = benchmark._count_flops(step)
+    conv_flops = sum(ceiling.time_conv_call(c, repeats=1)[1] * n for c, n in calls.items())
+    result = ceiling.conv_ceiling(calls, step_flops, repeats=1)
+    linear_flops = 3 * 2 * 2 * 64 * 5  # forward, input and weight gradients of the head
+    assert step_flops == conv_flops + linear_flops
+    assert result['conv_share'] == round(conv_flops / step_flops, 3) < 1
+    assert result['conv_layers'] == 4 and result['distinct_conv_layers'] == 3
+    assert result['conv_gflops_per_s'] == pytest.approx(
+        conv_flops / result['conv_seconds'] / 1e9, rel=1e-3, abs=0.006)  # rounded to 0.01
+    with pytest.raises(ValueError, match='no nn.Conv2d'):
+        ceiling.conv_ceiling(ceiling.record_conv_calls(model.head, lambda: None), 1)
+
+
+def test_ceiling_mode_counts_the_same_step_as_train(tiny_synth):
+    """`ceiling` bounds the `train` row of the same config: same step, same FLOPs, every
+    convolution of the network counted."""
+    common = [str(ROOT / 'configs' / 'quickstart' / 'cpm-light_synth-hands-128.py'),
+              '--batch-size', '2', '--cfg-options',
+              f'train_dataloader.dataset.data_root={tiny_synth}']
+    train = benchmark.main(['train', *common, '--iters', '1'])
+    result = benchmark.main(['ceiling', *common, '--amp'])
+    cfg = benchmark.load_benchmark_config(benchmark.parse_args(['train', *common]))
+    model_convs = sum(isinstance(m, torch.nn.Conv2d) for m in MODELS.build(cfg.model).modules())
+    assert result['mode'] == 'ceiling' and result['amp'] is True
+    assert result['gflop_per_sample'] == train['gflop_per_sample'] > 0
+    assert result['conv_layers'] == model_convs
+    assert result['seconds'] > 0 and result['conv_share'] == 1.0  # FLOPs: convolutions only
+    assert result['gflops_per_s'] == pytest.approx(  # the ceiling: the step's FLOPs over the
+        result['gflop_per_sample'] * 2 / result['seconds'], rel=1e-2)  # convolutions' time

@@ -111,6 +111,14 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
         ('train-cpm', 'train step CPM-VGG19 368, batch 8, 2 threads, --amp (bf16), channels_last '
          '(mmpose: fp32, its only CPU precision)',
          ['train', *cpm, '--amp', *onehand]),
+        # the most the two rows above can reach here: every convolution of the same step timed
+        # alone (tools/_conv_ceiling.py); the ratio is the most that step's ratio could be
+        ('train-cpm', 'convolution ceiling of that CPM-VGG19 step (each convolution alone, '
+         'fwd + bwd), fp32, channels_last (mmpose: its CPM step, fp32, NCHW)',
+         ['ceiling', *cpm, *onehand]),
+        ('train-cpm', 'convolution ceiling of that CPM-VGG19 step, --amp (bf16), channels_last '
+         '(mmpose: its CPM step, fp32, NCHW)',
+         ['ceiling', *cpm, '--amp', *onehand]),
         ('', 'train step light CPM 128 (quick start), batch 32, 2 threads, fp32',
          ['train', 'configs/quickstart/cpm-light_synth-hands-128.py', '--threads', '2',
           '--iters', '10', '--batch-size', '32', *synth]),
@@ -128,6 +136,12 @@ def standard_rows(synth_root: str) -> list[tuple[str, str, list[str]]]:
         ('train-hourglass', 'train step stacked hourglass, 2 stacks, 256x256, batch 4, 2 threads, '
          '--amp (bf16), channels_last (mmpose: fp32, its only CPU precision, NCHW)',
          ['train', hourglass, *hg_train, '--amp', *mpii]),
+        ('train-hourglass', 'convolution ceiling of that hourglass step (each convolution alone, '
+         'fwd + bwd), fp32, channels_last (mmpose: its HourglassNet step, fp32, NCHW)',
+         ['ceiling', hourglass, *hg_train, *mpii]),
+        ('train-hourglass', 'convolution ceiling of that hourglass step, --amp (bf16), '
+         'channels_last (mmpose: its HourglassNet step, fp32, NCHW)',
+         ['ceiling', hourglass, *hg_train, '--amp', *mpii]),
         ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
          '2 threads, fp32, channels_last', ['train', okdhp, *hg_train, *mpii]),
         ('', 'train step OKDHP network, 2-stack hourglass x 3 branches + FAU, 256x256, batch 4, '
@@ -169,7 +183,7 @@ def _measured_ratio(result: dict) -> tuple[str, str]:
     if result['mode'] == 'metrics':
         check = '' if result.get('values_match') else ', VALUES DIFFER'
         return f"{theirs['seconds']} s (same run{check})", f"{result['vs_mmpose']:.1f}x"
-    if result['mode'] in ('train', 'infer'):
+    if result['mode'] in ('train', 'ceiling', 'infer'):
         return f"{theirs['gflops_per_s']} GFLOP/s (same run)", f"{result['vs_mmpose']:.2f}x"
     return f"{theirs['samples_per_s']} samples/s (same run)", f"{result['vs_mmpose']:.2f}x"
 

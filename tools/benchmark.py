@@ -7,6 +7,7 @@
     python tools/benchmark.py train    CONFIG [--iters N] [--batch-size B] [--threads N]
                                               [--device cpu|cuda] [--amp] [--channels-last]
                                               [--compile]
+    python tools/benchmark.py ceiling  CONFIG [--batch-size B] [--threads N] [--amp] ...
     python tools/benchmark.py infer    CONFIG [--iters N] [--batch-size B] [--device ...]
     python tools/benchmark.py generate [--num N] [--size PX] [--views V]
     python tools/benchmark.py metrics  [--num N]      # PCK + AUC + EPE over N x 21 keypoints
@@ -15,7 +16,9 @@
 Each mode prints one JSON object (``samples_per_s``; ``gflops_per_s`` for train/infer, counted
 with torch's FlopCounterMode, forward + backward for train; on a GPU also ``mfu``, the model
 FLOP utilisation against the device's dense bf16 peak, tools/_gpu_peaks.py, or
-``--peak-tflops``). ``standard`` runs the set the README
+``--peak-tflops``). ``ceiling`` times every convolution of the same training step alone and
+reports the step's FLOPs over their seconds: the rate the step could reach if nothing else took
+time (tools/_conv_ceiling.py), the bound a GFLOP/s target has to sit under. ``standard`` runs the set the README
 reports and writes it as a markdown table. Timings exclude a warm-up.
 
 Pipeline steps are addressed by type, not by position: ``--step-options
@@ -43,6 +46,7 @@ import _mmpose_side as mmpose_side
 from _gpu_peaks import utilisation_fields
 from _metric_timing import time_pck_auc_epe
 from _common import add_cfg_options, user_errors_exit
+from _conv_ceiling import conv_ceiling, record_conv_calls
 from _standard_benchmarks import run_standard
 from mmengine.config import DictAction
 
@@ -229,6 +233,29 @@ def bench_train(cfg, iters: int, batch_size: int, device: str, amp: bool,
                   channels_last=_runs_channels_last(model, channels_last), compile=compile_model)
 
 
+def bench_ceiling(cfg, batch_size: int, device: str, amp: bool, channels_last: bool,
+                  repeats: int = 5) -> dict:
+    """The convolution ceiling of ``bench_train``'s step (tools/_conv_ceiling.py): GFLOP/s
+    = the step's counted FLOPs / the seconds its convolutions take, each timed alone."""
+    model, batch = _model_and_batch(cfg, batch_size, device, channels_last)
+    model.train()
+    autocast = torch.autocast(device_type=device.split(':')[0], dtype=torch.bfloat16,
+                              enabled=amp)
+
+    def step() -> None:
+        data = model.data_preprocessor(batch, training=True)
+        with autocast:
+            losses = model(**data, mode='loss')
+        sum(v for k, v in losses.items() if 'loss' in k).backward()
+
+    calls = record_conv_calls(model, step)
+    flops = _count_flops(step)
+    ceiling = conv_ceiling(calls, flops, device, repeats)
+    result = _rates('ceiling', flops, batch_size, 1, ceiling.pop('conv_seconds'), device=device,
+                    amp=amp, channels_last=_runs_channels_last(model, channels_last))
+    return dict(result, **ceiling)  # gflops_per_s: the ceiling; seconds: the convolutions'
+
+
 @torch.no_grad()
 def bench_infer(cfg, iters: int, batch_size: int, device: str, amp: bool,
                 channels_last: bool, compile_model: bool = False) -> dict:
@@ -288,7 +315,7 @@ def side_by_side_ratio(mode: str, ours: dict, theirs: dict) -> float:
     network of the family), inverse seconds (metrics)."""
     if mode == 'metrics':
         return theirs['seconds'] / ours['seconds']
-    key = 'gflops_per_s' if mode in ('train', 'infer') else 'samples_per_s'
+    key = 'gflops_per_s' if mode in ('train', 'infer', 'ceiling') else 'samples_per_s'
     return ours[key] / theirs[key]
 
 
@@ -328,15 +355,17 @@ def mmpose_job(args: argparse.Namespace, cfg) -> dict:
     num_keypoints = _build_dataset(cfg, 'train').metainfo['num_keypoints']
     # mmpose runs fp32 on a CPU (mmengine's AmpOptimWrapper needs a GPU) and in its default
     # NCHW layout unless --mmpose-channels-last asks for the layout poseforge uses.
-    iters = args.iters or (5 if args.mode == 'train' else 10)
+    iters = args.iters or (5 if args.mode in ('train', 'ceiling') else 10)
+    # a ceiling is compared with the rate mmpose's training step reaches
+    mode = 'train' if args.mode == 'ceiling' else args.mode
     return mmpose_side.train_job(dataset_cfg, num_keypoints, args.batch_size, iters, threads,
-                                 args.mmpose_channels_last, model_cfg=cfg.model, mode=args.mode)
+                                 args.mmpose_channels_last, model_cfg=cfg.model, mode=mode)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('mode', choices=['pipeline', 'train', 'infer', 'generate', 'metrics',
-                                         'standard'])
+    parser.add_argument('mode', choices=['pipeline', 'train', 'ceiling', 'infer', 'generate',
+                                         'metrics', 'standard'])
     parser.add_argument('config', nargs='?')
     parser.add_argument('--iters', type=int, default=None)
     parser.add_argument('--batch-size', type=int, default=8)
@@ -378,10 +407,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="train/infer: the device's peak TFLOP/s for mfu (achieved / peak); "
                              "on a GPU the table's dense bf16 peak of the device by default")
     args = parser.parse_args(argv)
-    if args.mode in ('pipeline', 'train', 'infer') and not args.config:
+    if args.mode in ('pipeline', 'train', 'ceiling', 'infer') and not args.config:
         parser.error(f'{args.mode} needs a CONFIG')
-    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'infer', 'metrics', 'standard'):
-        parser.error(f'--vs-mmpose compares pipeline, train, infer and metrics, not {args.mode}')
+    if args.vs_mmpose and args.mode not in ('pipeline', 'train', 'ceiling', 'infer', 'metrics',
+                                            'standard'):
+        parser.error('--vs-mmpose compares pipeline, train (and its ceiling), infer and '
+                     f'metrics, not {args.mode}')
     return args
 
 
@@ -393,6 +424,9 @@ def _poseforge_bench(args: argparse.Namespace, cfg):
         return lambda: bench_metrics(args.num)
     if args.mode == 'pipeline':
         return lambda: bench_pipeline(cfg, args.iters or 200, args.split)
+    if args.mode == 'ceiling':
+        return lambda: bench_ceiling(cfg, args.batch_size, args.device, args.amp,
+                                     args.channels_last)
     if args.mode == 'train':
         return lambda: bench_train(cfg, args.iters or 5, args.batch_size, args.device,
                                    args.amp, args.channels_last, args.compile)
@@ -414,10 +448,10 @@ def main(argv=None) -> dict | list:
             rounds = args.rounds or 1
             result = dict(_best([ours() for _ in range(rounds)], args.mode), rounds=rounds)
         else:
-            rounds = args.rounds or {'train': 1, 'infer': 3}.get(args.mode, 5)
+            rounds = args.rounds or {'train': 1, 'ceiling': 1, 'infer': 3}.get(args.mode, 5)
             result = run_side_by_side(args.mode, ours, mmpose_job(args, cfg), python, rounds)
         result['config'] = args.config
-        if args.mode in ('train', 'infer'):  # model FLOP utilisation (tools/_gpu_peaks.py)
+        if args.mode in ('train', 'ceiling', 'infer'):  # model FLOP utilisation (tools/_gpu_peaks.py)
             result.update(utilisation_fields(result, args.device, args.peak_tflops))
     print(json.dumps(result))
     return result
