@@ -195,10 +195,11 @@ class TopdownAffine(BaseTransform):
     (from ``RandomFlip``), ``keypoints`` (optional). Writes ``img`` (the crop, RGB, like the
     source; for uint8 RGB it is the RGB view of the four-channel warp's output, so it is not
     C-contiguous: ``np.ascontiguousarray`` it where a library needs that, as OpenCV's Python
-    bindings do for input arrays by themselves), ``bbox_scale`` fixed to the input aspect ratio, ``transformed_keypoints`` (K, 2)
-    input px, ``input_size`` ``(w, h)``, ``input_center``/``input_scale`` (mmpose's names) and
-    ``input_to_image`` (2, 3) float32: input px -> original, *unflipped* image px, so
-    predictions map straight back to the image (for a flipped sample it includes the flip).
+    bindings do for input arrays by themselves), ``bbox_scale`` fixed to the input aspect
+    ratio, ``transformed_keypoints`` (K, 2) input px, ``input_size`` ``(w, h)``,
+    ``input_center``/``input_scale`` (mmpose's names) and ``input_to_image`` (2, 3) float32:
+    input px -> original, *unflipped* image px, so predictions map straight back to the image
+    (for a flipped sample it includes the flip).
 
     Args:
         input_size: model input ``(w, h)``.
