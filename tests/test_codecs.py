@@ -146,3 +146,30 @@ def test_encode_is_the_exact_outer_product_of_1d_gaussians_and_drops_non_finite_
         gy = np.exp(np.square(grid - centres[k, 1]) * inv)
         np.testing.assert_array_equal(out['heatmaps'][k], np.outer(gy, gx))
     assert not out['heatmaps'][~keep].any()
+
+
+@pytest.mark.parametrize('heatmap_size', [(24, 32), (46, 46), (32, 24)])
+def test_encode_non_square_heatmaps_read_their_own_length_of_the_shared_grid(heatmap_size):
+    """Both 1-D Gaussians come from one exp over a grid of the longer side; each axis must
+    still be exactly its own Gaussian (COCO's 24x32 maps, CPM's 46x46), for one instance and
+    for several (combined by maximum)."""
+    W, H = heatmap_size
+    c = MSRAHeatmap((W * 8, H * 8), heatmap_size, sigma=2.0)
+    rng = np.random.default_rng(7)
+    kp = rng.uniform(-30, max(W, H) * 8 + 30, (2, 17, 2)).astype(np.float32)
+    inv = np.float32(-0.5 / 4.0)
+    expected = []
+    for inst in kp:
+        centres = inst * np.float32(0.125)
+        maps = np.zeros((17, H, W), np.float32)
+        for k, (x, y) in enumerate(centres):
+            if x - 6 < W and y - 6 < H and x + 7 >= 0 and y + 7 >= 0:
+                gx = np.exp(np.square(np.arange(W, dtype=np.float32) - x) * inv)
+                gy = np.exp(np.square(np.arange(H, dtype=np.float32) - y) * inv)
+                maps[k] = np.outer(gy, gx)
+        expected.append(maps)
+        out = c.encode(inst)
+        assert out['heatmaps'].shape == (17, H, W) and out['heatmaps'].flags.c_contiguous
+        np.testing.assert_array_equal(out['heatmaps'], maps)
+        assert out['keypoint_weights'].tolist() == maps.any(axis=(1, 2)).astype(float).tolist()
+    np.testing.assert_array_equal(c.encode(kp)['heatmaps'], np.maximum(*expected))

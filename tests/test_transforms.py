@@ -476,3 +476,109 @@ def test_image_to_tensor_is_right_on_every_call_of_a_type():
     strided = rng.integers(0, 255, (6, 8, 4), dtype=np.uint8)[:, ::2, :3]  # a non-contiguous view
     assert torch.equal(image_to_tensor(strided), torch.from_numpy(np.ascontiguousarray(
         strided)).permute(2, 0, 1))
+
+
+def test_image_to_tensor_splits_an_rgb_view_of_rgbx_straight_from_its_parent():
+    """TopdownAffine hands on ``rgbx[..., :3]``; packing splits the RGBX parent (X into a
+    scratch plane) and must give exactly the planes of the RGB view, call after call (the
+    scratch plane is reused and never read)."""
+    from poseforge.datasets.transforms.formatting import image_to_tensor, padded_parent
+    rng = np.random.default_rng(2)
+    for shape in ((9, 7), (9, 7), (4, 6)):
+        rgbx = rng.integers(0, 255, (*shape, 4), dtype=np.uint8)
+        view = rgbx[..., :3]
+        assert padded_parent(view) is rgbx
+        expected = torch.from_numpy(np.ascontiguousarray(view)).permute(2, 0, 1)
+        t = image_to_tensor(view)
+        assert t.is_contiguous() and t.shape == (3, *shape) and torch.equal(t, expected)
+    # views that are not the leading channels of a padded parent take the plain path
+    for other in (rgbx[..., 1:], rgbx[:, :3, :3], rgbx[..., :2]):
+        assert padded_parent(other) is None
+        assert torch.equal(image_to_tensor(other), torch.from_numpy(
+            np.ascontiguousarray(other)).permute(2, 0, 1))
+
+
+def test_topdown_affine_crop_is_the_rgb_view_of_its_rgbx_warp():
+    """The crop of an RGB uint8 image is an RGB uint8 (H, W, 3) array, a view of the RGBX warp
+    (no conversion pass), equal to warping the RGB image directly; it packs to the same tensor
+    as its contiguous copy."""
+    rng = np.random.default_rng(3)
+    img = cv2.GaussianBlur(rng.integers(0, 255, (90, 120, 3), dtype=np.uint8), (5, 5), 2)
+    results = sample_with_image(img, [[30.0, 40.0]], bbox=(20, 15, 100, 80))
+    results = GetBBoxCenterScale()(results)
+    results['bbox_rotation'] = 25.0
+    out = TopdownAffine((48, 64))(results)
+    crop = out['img']
+    assert crop.shape == (64, 48, 3) and crop.dtype == np.uint8
+    assert not crop.flags.c_contiguous and crop.base.shape == (64, 48, 4)
+    matrix = get_warp_matrix(out['bbox_center'], out['bbox_scale'], 25.0, (48, 64))
+    direct = cv2.warpAffine(img, matrix, (48, 64), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    assert np.abs(crop.astype(int) - direct.astype(int)).max() <= 1
+    packed = PackPoseInputs()(out)['inputs']
+    assert torch.equal(packed, torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize('padding', [1.25, 1.1, 1.37])
+def test_box_steps_keep_numpy_float32_arithmetic(padding):
+    """GetBBoxCenterScale, RandomBBoxTransform and the box flip work on Python floats; their
+    results must stay bitwise those of the float32 numpy arithmetic they replace (numpy 2
+    computes float32 array x Python float in float32)."""
+    from poseforge.datasets.transforms.bbox import flip_bbox_xyxy, flip_points
+    rng = np.random.default_rng(4)
+    step, box_transform = GetBBoxCenterScale(padding), RandomBBoxTransform(shift_prob=0.7)
+    for seed in range(300):
+        bbox = (rng.uniform(-40, 900, 4) * rng.choice([1.0, 1e-3, 7.3])).astype(np.float32)
+        x1, y1, x2, y2 = bbox
+        out = step(dict(bbox=bbox))
+        centre = np.array([(x1 + x2) * 0.5, (y1 + y2) * 0.5], dtype=np.float32)
+        scale = np.array([(x2 - x1) * padding, (y2 - y1) * padding], dtype=np.float32)
+        assert np.array_equal(out['bbox_center'], centre)
+        assert np.array_equal(out['bbox_scale'], scale)
+        np.random.seed(seed)
+        moved = box_transform(dict(bbox_center=centre.copy(), bbox_scale=scale.copy()))
+        np.random.seed(seed)
+        shift, factor, _ = box_transform.sample()
+        assert np.array_equal(moved['bbox_center'], (centre + shift * scale).astype(np.float32))
+        assert np.array_equal(moved['bbox_scale'], (scale * factor).astype(np.float32))
+        size = (int(rng.integers(10, 3000)), int(rng.integers(10, 3000)))
+        for direction in ('horizontal', 'vertical', 'diagonal'):
+            corners = flip_points(bbox.reshape(2, 2), size, direction)
+            expected = np.concatenate([corners.min(axis=0), corners.max(axis=0)])
+            assert np.array_equal(flip_bbox_xyxy(bbox, size, direction), expected)
+    with_nan = np.array([np.nan, 1, 5, 6], np.float32)  # NaN propagates like numpy's min/max
+    assert np.isnan(flip_bbox_xyxy(with_nan, (10, 10), 'horizontal')[[0, 2]]).all()
+
+
+def test_random_bbox_transform_draws_the_legacy_stream():
+    """``sample`` takes its six uniform draws in one call; they must be the values of the
+    separate draws (random(3), uniform(-1, 1, 2), uniform(low, high), then normal()) that
+    seeded runs and resumes were made with."""
+    t = RandomBBoxTransform(shift_prob=1.0, scale_factor=(0.7, 1.3), rotate_prob=1.0,
+                            rotate_factor=40.0)
+    for seed in range(200):
+        np.random.seed(seed)
+        np.random.random(3)
+        shift = np.random.uniform(-1.0, 1.0, 2) * t.shift_factor
+        scale = float(np.random.uniform(0.7, 1.3))
+        rotate = float(np.clip(np.random.normal() * 40.0, -80.0, 80.0))
+        after = np.random.random()
+        np.random.seed(seed)
+        got = t.sample()
+        assert np.array_equal(got[0], shift) and got[1] == scale and got[2] == rotate
+        assert np.random.random() == after  # the same number of draws
+
+
+def test_read_image_bytes_reads_whole_files_and_names_unreadable_ones(tmp_path):
+    from poseforge.datasets.transforms.loading import read_image_bytes
+    data = np.random.default_rng(5).integers(0, 255, 300_000, dtype=np.uint8).tobytes()
+    path = tmp_path / 'big.jpg'
+    path.write_bytes(data)
+    assert read_image_bytes(str(path)).tobytes() == data
+    with pytest.raises(FileNotFoundError, match='missing.jpg'):
+        read_image_bytes(str(tmp_path / 'missing.jpg'))
+    with pytest.raises(IsADirectoryError, match=str(tmp_path.name)):
+        read_image_bytes(str(tmp_path))
+    (tmp_path / 'empty.jpg').write_bytes(b'')
+    with pytest.raises(OSError, match='empty'):
+        read_image_bytes(str(tmp_path / 'empty.jpg'))

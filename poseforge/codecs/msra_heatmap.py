@@ -96,9 +96,13 @@ class MSRAHeatmap:
         self.heatmap_per_input = np.array(
             [self.heatmap_size[0] / self.input_size[0],
              self.heatmap_size[1] / self.input_size[1]], dtype=np.float32)
-        self._grid_x = np.arange(self.heatmap_size[0], dtype=np.float32)
-        self._grid_y = np.arange(self.heatmap_size[1], dtype=np.float32)
-        self._size = np.array(self.heatmap_size)  # (W, H), for keypoint_weights
+        # one grid for x and y (the longer side; each axis reads its own length of it), so both
+        # 1-D Gaussians of every keypoint come from a single exp
+        self._grid = np.arange(max(self.heatmap_size), dtype=np.float32)
+        self._inv_two_var = np.float32(-0.5 / (self.sigma * self.sigma))
+        # (W, H), for keypoint_weights; float32 like the centres it is compared with (exact
+        # for any heatmap size), so the comparison needs no promotion to float64
+        self._size = np.array(self.heatmap_size, dtype=np.float32)
         self.input_per_heatmap = np.array(
             [self.input_size[0] / self.heatmap_size[0],
              self.input_size[1] / self.heatmap_size[1]], dtype=np.float32)
@@ -116,13 +120,18 @@ class MSRAHeatmap:
         of reach when ``x - 3s >= W``, ``y - 3s >= H``, ``x + 3s + 1 < 0`` or ``y + 3s + 1 < 0``.
         Non-finite coordinates and visibility below 0.5 (unlabelled) also give 0.
         """
-        radius = 3.0 * self.sigma
-        # the same float comparisons, on x and y at once: NaN compares False (not kept), and an
-        # infinite coordinate fails one of the two bounds
-        with np.errstate(invalid='ignore'):
-            keep = ((centres - radius < self._size) & (centres + radius + 1 >= 0)).all(axis=-1)
-        keep &= keypoints_visible >= 0.5
+        keep = self._kept(centres, keypoints_visible)
         return np.where(keep, keypoints_visible, np.float32(0)).astype(np.float32, copy=False)
+
+    def _kept(self, centres: np.ndarray, keypoints_visible: np.ndarray) -> np.ndarray:
+        """Where :meth:`keypoint_weights` is not 0 (bool, the shape of ``keypoints_visible``)."""
+        radius = 3.0 * self.sigma
+        # the same float comparisons, on x and y at once: NaN compares False (not kept; numpy 2's
+        # comparisons raise no floating-point warning for it), and an infinite coordinate fails
+        # one of the two bounds. x and y are combined by indexing, not ``.all(axis=-1)`` (a
+        # reduction costs more than the comparisons here)
+        inside = (centres - radius < self._size) & (centres + radius + 1 >= 0)
+        return inside[..., 0] & inside[..., 1] & (keypoints_visible >= 0.5)
 
     def encode(self, keypoints: np.ndarray,
                keypoints_visible: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -138,21 +147,24 @@ class MSRAHeatmap:
             raise ValueError(f'keypoints must be (K, 2) or (N, K, 2), got {keypoints.shape}')
         if keypoints_visible is None:
             keypoints_visible = np.ones(keypoints.shape[:-1], dtype=np.float32)
-        keypoints_visible = np.asarray(keypoints_visible, dtype=np.float32).reshape(
-            keypoints.shape[:-1])
-        centres = keypoints[..., :2] * self.heatmap_per_input
-        weights = self.keypoint_weights(centres, keypoints_visible)
+        keypoints_visible = np.asarray(keypoints_visible, dtype=np.float32)
+        if keypoints_visible.shape != keypoints.shape[:-1]:
+            keypoints_visible = keypoints_visible.reshape(keypoints.shape[:-1])
+        centres = (keypoints if keypoints.shape[-1] == 2 else keypoints[..., :2]
+                   ) * self.heatmap_per_input
+        mask = self._kept(centres, keypoints_visible)
+        weights = np.where(mask, keypoints_visible, np.float32(0))
 
-        inv_two_var = np.float32(-0.5 / (self.sigma * self.sigma))
-        mask = weights > 0
-        cx = np.where(mask, centres[..., 0], 0)[..., None]  # (.., K, 1); masked: any finite
-        cy = np.where(mask, centres[..., 1], 0)[..., None]
-        gx = np.exp(np.square(self._grid_x - cx) * inv_two_var)
-        gy = np.exp(np.square(self._grid_y - cy) * inv_two_var)
+        # (.., K, 2, 1) centres (masked: any finite value) against the shared grid: both 1-D
+        # Gaussians of every keypoint in one exp, the same float32 values as one per axis
+        masked = np.where(mask[..., None], centres, np.float32(0))[..., None]
+        gauss = np.exp(np.square(self._grid - masked) * self._inv_two_var)
+        gx = gauss[..., 0, :self.heatmap_size[0]]
+        gy = gauss[..., 1, :self.heatmap_size[1]]
         gy *= mask[..., None]  # unlabelled / unreachable keypoints: an all-zero channel
         # the (K, H, W) outer products: torch's broadcast multiply is ~3x numpy's here (the
         # same float32 products); the result is handed on as a numpy view of the tensor
-        heatmaps = torch.from_numpy(gy)[..., :, None] * torch.from_numpy(gx)[..., None, :]
+        heatmaps = torch.from_numpy(gy[..., :, None]) * torch.from_numpy(gx[..., None, :])
         if heatmaps.ndim == 4:
             heatmaps = heatmaps.amax(dim=0)
         return dict(heatmaps=heatmaps.numpy(), keypoint_weights=weights)

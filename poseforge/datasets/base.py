@@ -44,6 +44,7 @@ after a resume (:mod:`poseforge.engine.reproducibility`).
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os.path as osp
 from multiprocessing import sharedctypes
@@ -200,8 +201,9 @@ class BaseKeypointDataset(BaseDataset):
         """Run the pipeline on instance ``idx`` (seeded per sample once a seed is set); skip
         (train) or raise (test) on an unreadable image."""
         info = self.get_data_info(idx)
-        in_worker = torch.utils.data.get_worker_info() is not None
-        with seeded(self._sample_seed.entropy(idx), restore=not in_worker):
+        entropy = self._sample_seed.entropy(idx)
+        restore = entropy is not None and torch.utils.data.get_worker_info() is None
+        with seeded(entropy, restore=restore) if entropy is not None else _NO_SEED:
             try:
                 data = self.pipeline(info)
             except (OSError, ValueError) as err:
@@ -232,6 +234,10 @@ class BaseKeypointDataset(BaseDataset):
     def _rand_another(self) -> int:
         replacement, self._replacement = self._replacement, None
         return super()._rand_another() if replacement is None else replacement
+
+
+#: The context of an unseeded sample (``seeded(None)`` without a generator per sample).
+_NO_SEED = contextlib.nullcontext()
 
 
 def other_index(idx: int, size: int) -> int:

@@ -28,13 +28,14 @@ import numpy as np
 
 from poseforge.datasets.transforms.base import BaseTransform
 from poseforge.datasets.transforms.jpeg_region import (decode_region, needed_box,
-                                                       orientation_matrix)
+                                                       needed_box_of, orientation_matrix)
 from poseforge.datasets.transforms.loading import REDUCE_FACTORS, EncodedImage
 from poseforge.registry import TRANSFORMS
 
 
 # --------------------------------------------------------------------------- matrix helpers
-def fix_aspect_ratio(bbox_scale: np.ndarray, aspect_ratio: float) -> np.ndarray:
+def fix_aspect_ratio(bbox_scale: np.ndarray | Sequence[float],
+                     aspect_ratio: float) -> np.ndarray:
     """Grow the box ``(w, h)`` (never shrink it) to ``w / h == aspect_ratio`` (mmpose's rule)."""
     w, h = float(bbox_scale[0]), float(bbox_scale[1])
     if w > h * aspect_ratio:
@@ -49,20 +50,66 @@ def get_warp_matrix(center: Sequence[float], scale: Sequence[float], rot: float,
     The closed form of mmpose's three-point construction (``get_warp_matrix``), so no
     ``cv2.getAffineTransform`` round trip in float32; ``use_udp`` gives the UDP variant.
     """
-    theta = math.radians(float(rot))
+    a, b, tx, c, d, ty = _warp_affine(float(center[0]), float(center[1]), float(scale[0]),
+                                      float(scale[1]), float(rot), output_size, use_udp)
+    return np.array([[a, b, tx], [c, d, ty]], dtype=np.float64)
+
+
+#: A 2-D affine map as six Python floats ``(a, b, tx, c, d, ty)``: ``x' = a x + b y + tx``,
+#: ``y' = c x + d y + ty``. ``TopdownAffine`` composes its per-sample maps in this form: a few
+#: float multiplications each, where a 3x3 numpy product costs about a microsecond.
+Affine = tuple[float, float, float, float, float, float]
+
+
+def _warp_affine(cx: float, cy: float, sw: float, sh: float, rot: float,
+                 output_size: Sequence[int], use_udp: bool) -> Affine:
+    """:func:`get_warp_matrix` as an :data:`Affine` (the same float operations)."""
+    theta = math.radians(rot)
     cos, sin = math.cos(theta), math.sin(theta)
     out_w, out_h = float(output_size[0]), float(output_size[1])
     if use_udp:
-        sx, sy = (out_w - 1) / float(scale[0]), (out_h - 1) / float(scale[1])
+        sx, sy = (out_w - 1) / sw, (out_h - 1) / sh
         tx, ty = (out_w - 1) / 2, (out_h - 1) / 2
     else:
-        sx = sy = out_w / float(scale[0])
+        sx = sy = out_w / sw
         tx, ty = out_w / 2, out_h / 2
-    cx, cy = float(center[0]), float(center[1])
     a, b = sx * cos, sx * sin
     c, d = -sy * sin, sy * cos
-    return np.array([[a, b, tx - a * cx - b * cy],
-                     [c, d, ty - c * cx - d * cy]], dtype=np.float64)
+    return a, b, tx - a * cx - b * cy, c, d, ty - c * cx - d * cy
+
+
+def _compose(m: Affine, n: Affine) -> Affine:
+    """``m`` after ``n`` (the product ``M @ N`` of their 3x3 forms)."""
+    a, b, tx, c, d, ty = m
+    e, f, ux, g, h, uy = n
+    return (a * e + b * g, a * f + b * h, a * ux + b * uy + tx,
+            c * e + d * g, c * f + d * h, c * ux + d * uy + ty)
+
+
+def _as_affine(matrix: np.ndarray) -> Affine:
+    """The :data:`Affine` of a 2x3 or 3x3 matrix."""
+    (a, b, tx), (c, d, ty) = np.asarray(matrix, dtype=np.float64)[:2].tolist()
+    return a, b, tx, c, d, ty
+
+
+def _flip_affine(direction: str, width: int, height: int) -> Affine:
+    """:func:`flip_matrix` as an :data:`Affine`."""
+    if direction not in ('horizontal', 'vertical', 'diagonal'):
+        raise ValueError(f'unknown flip direction {direction!r}')
+    mirror_x = direction in ('horizontal', 'diagonal')
+    mirror_y = direction in ('vertical', 'diagonal')
+    return ((-1.0, 0.0, width - 1.0) if mirror_x else (1.0, 0.0, 0.0)) + \
+        ((0.0, -1.0, height - 1.0) if mirror_y else (0.0, 1.0, 0.0))
+
+
+def _invert(m: Affine) -> Affine:
+    """Inverse of an :data:`Affine` (``ValueError`` when singular)."""
+    a, b, tx, c, d, ty = m
+    det = a * d - b * c
+    if det == 0:
+        raise ValueError('affine matrix is singular (zero-size box?)')
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    return ia, ib, -(ia * tx + ib * ty), ic, id_, -(ic * tx + id_ * ty)
 
 
 def to_3x3(matrix: np.ndarray) -> np.ndarray:
@@ -75,12 +122,8 @@ _LAST_ROW = np.array([[0.0, 0.0, 1.0]])
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a 2x3 affine, as 2x3 float64 (closed form; no LAPACK call per sample)."""
-    (a, b, tx), (c, d, ty) = np.asarray(matrix, dtype=np.float64).tolist()
-    det = a * d - b * c
-    if det == 0:
-        raise ValueError('affine matrix is singular (zero-size box?)')
-    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
-    return np.array([[ia, ib, -(ia * tx + ib * ty)], [ic, id_, -(ic * tx + id_ * ty)]])
+    ia, ib, itx, ic, id_, ity = _invert(_as_affine(matrix))
+    return np.array([[ia, ib, itx], [ic, id_, ity]])
 
 
 def flip_matrix(direction: str, image_size: Sequence[int]) -> np.ndarray:
@@ -114,7 +157,11 @@ def max_reduction(matrix: np.ndarray, max_factor: int = 8) -> int:
     The warp's largest singular value is the output px per source px along the least
     downsampled direction; decoding at ``1/k`` is harmless while ``k * that <= 1``.
     """
-    (a, b), (c, d) = np.asarray(matrix, dtype=np.float64)[:2, :2].tolist()
+    a, b, _, c, d, _ = _as_affine(matrix)
+    return _max_reduction(a, b, c, d, max_factor)
+
+
+def _max_reduction(a: float, b: float, c: float, d: float, max_factor: int) -> int:
     frob = a * a + b * b + c * c + d * d
     det = a * d - b * c
     stretch = math.sqrt(0.5 * (frob + math.sqrt(max(frob * frob - 4 * det * det, 0.0))))
@@ -146,10 +193,13 @@ class TopdownAffine(BaseTransform):
 
     Reads ``img`` or a deferred ``encoded_img``, ``flip``/``flip_pending``/``flip_direction``
     (from ``RandomFlip``), ``keypoints`` (optional). Writes ``img`` (the crop, RGB, like the
-    source), ``bbox_scale`` fixed to the input aspect ratio, ``transformed_keypoints`` (K, 2)
-    input px, ``input_size`` ``(w, h)``, ``input_center``/``input_scale`` (mmpose's names) and
-    ``input_to_image`` (2, 3) float32: input px -> original, *unflipped* image px, so
-    predictions map straight back to the image (for a flipped sample it includes the flip).
+    source; for uint8 RGB it is the RGB view of the four-channel warp's output, so it is not
+    C-contiguous: ``np.ascontiguousarray`` it where a library needs that, as OpenCV's Python
+    bindings do for input arrays by themselves), ``bbox_scale`` fixed to the input aspect
+    ratio, ``transformed_keypoints`` (K, 2) input px, ``input_size`` ``(w, h)``,
+    ``input_center``/``input_scale`` (mmpose's names) and ``input_to_image`` (2, 3) float32:
+    input px -> original, *unflipped* image px, so predictions map straight back to the image
+    (for a flipped sample it includes the flip).
 
     Args:
         input_size: model input ``(w, h)``.
@@ -170,9 +220,16 @@ class TopdownAffine(BaseTransform):
 
     def crop_matrix(self, results: dict) -> np.ndarray:
         """2x3 map from (flipped, if flipped) image px to input px; fixes ``bbox_scale``."""
+        a, b, tx, c, d, ty = self._crop_affine(results)
+        return np.array([[a, b, tx], [c, d, ty]], dtype=np.float64)
+
+    def _crop_affine(self, results: dict) -> Affine:
+        """:meth:`crop_matrix` as an :data:`Affine`; writes ``bbox_scale`` (fixed to the input
+        aspect ratio, :func:`fix_aspect_ratio`), ``input_center`` and ``input_scale``."""
         w, h = self.input_size
         center = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2)
-        scale = fix_aspect_ratio(np.asarray(results['bbox_scale']).reshape(2), w / h)
+        box_w, box_h = np.asarray(results['bbox_scale']).reshape(2).tolist()
+        scale = fix_aspect_ratio((box_w, box_h), w / h)
         rotation = results.get('bbox_rotation', 0.0)
         rotation = (rotation if type(rotation) is float  # noqa: E721 (the common case, fast)
                     else float(np.asarray(rotation).reshape(-1)[0]))
@@ -186,66 +243,74 @@ class TopdownAffine(BaseTransform):
         results['bbox_scale'] = scale
         results['input_center'] = center
         results['input_scale'] = scale
-        return get_warp_matrix((cx, cy), (sw, sh), rotation, self.input_size, self.use_udp)
+        return _warp_affine(cx, cy, sw, sh, rotation, self.input_size, self.use_udp)
 
-    def _source(self, results: dict,
-                matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-        """The pixels to warp, the 3x3 map from their px to input px, and whether the pixels
-        are RGBX standing for RGB (the X to be dropped after the warp).
+    def _source(self, results: dict, matrix: Affine) -> tuple[np.ndarray, Affine, bool]:
+        """The pixels to warp, the map from their px to input px, and whether the pixels are
+        RGBX standing for RGB (the X to be dropped after the warp).
 
         A deferred JPEG is decoded here at the largest reduction the warp allows, only the
         region the warp reads (``jpeg_region``; RGBX), and the reduction, the region's offset
-        and the EXIF orientation are folded into the matrix. Without libturbojpeg, or for a JPEG it refuses,
-        OpenCV decodes the whole image at that reduction. An RGB uint8 image is handed on as
-        the RGBX copy of the box the warp reads (:func:`rgbx_box`).
+        and the EXIF orientation are folded into the matrix. Without libturbojpeg, or for a
+        JPEG it refuses, OpenCV decodes the whole image at that reduction. An RGB uint8 image
+        is handed on as the RGBX copy of the box the warp reads (:func:`rgbx_box`).
         """
         encoded: EncodedImage | None = results.pop('encoded_img', None)
         img = results.get('img')
         if img is None:
             if encoded is None:
                 raise KeyError("TopdownAffine: no 'img' in results: put LoadImage first")
-            factor = max_reduction(matrix, self.max_reduce)
+            a, b, _, c, d, _ = matrix
+            factor = _max_reduction(a, b, c, d, self.max_reduce)
             if not encoded.to_float32:
                 stored = (encoded.width, encoded.height)  # as in the file: EXIF not applied
-                from_stored = (matrix if encoded.orientation == 1 else
-                               matrix @ orientation_matrix(encoded.orientation, stored))
-                box = needed_box(from_stored, self.input_size, stored)
+                from_stored = (matrix if encoded.orientation == 1 else _compose(
+                    matrix, _as_affine(orientation_matrix(encoded.orientation, stored))))
+                box = needed_box_of(*from_stored, self.input_size, stored)
                 if box is None:  # the crop lies wholly outside the image: all border
                     return np.zeros((1, 1, 4), np.uint8), matrix, True
                 region = decode_region(encoded.data, box, factor)
                 if region is not None:
-                    return region.pixels, from_stored @ region.to_image, True
+                    return region.pixels, _compose(from_stored, region.to_image_affine()), True
             img, factor = encoded.decode_reduced(factor)
-            matrix = matrix @ reduction_matrix(factor)
+            matrix = _compose(matrix, _as_affine(reduction_matrix(factor)))
         if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] != 3:
             return img, matrix, False
-        return (*rgbx_box(img, matrix, self.input_size), True)
+        part, from_part = rgbx_box(img, to_3x3(_matrix(matrix)), self.input_size)
+        return part, _as_affine(from_part), True
 
     def transform(self, results: dict) -> dict:
-        crop = to_3x3(self.crop_matrix(results))
+        # every map here is an Affine of Python floats, made a numpy array only where OpenCV or
+        # the results need one
+        crop = self._crop_affine(results)
         img_h, img_w = results['img_shape'][:2]
         direction = results.get('flip_direction')
         flipped, pending = results.get('flip'), results.get('flip_pending')
-        flip = (flip_matrix(direction, (img_w, img_h)) if direction and (flipped or pending)
+        flip = (_flip_affine(direction, img_w, img_h) if direction and (flipped or pending)
                 else None)
         # original image px -> input px (the flip is part of it whenever the sample is flipped)
-        image_to_input = crop @ flip if flipped and flip is not None else crop
-        results['input_to_image'] = invert_affine(image_to_input[:2]).astype(np.float32)
+        image_to_input = _compose(crop, flip) if flipped and flip is not None else crop
+        results['input_to_image'] = _matrix(_invert(image_to_input), np.float32)
 
         # source px (what cv2 will read) -> input px
-        source_to_input = crop @ flip if pending and flip is not None else crop
+        source_to_input = _compose(crop, flip) if pending and flip is not None else crop
         source, source_to_input, rgbx = self._source(results, source_to_input)
-        warped = cv2.warpAffine(source, source_to_input[:2], self.input_size,
+        warped = cv2.warpAffine(source, _matrix(source_to_input), self.input_size,
                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                 borderValue=0)
-        if rgbx:
-            warped = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
-        results['img'] = warped
+        # RGBX: the crop is its RGB channels, a view (pixel stride 4) rather than a converted
+        # copy; PackPoseInputs splits the planes straight from the RGBX buffer
+        results['img'] = warped[..., :3] if rgbx else warped
         results['flip_pending'] = False
 
         keypoints = results.get('keypoints')
         if keypoints is not None:
             results['transformed_keypoints'] = transform_points(
-                np.asarray(keypoints)[..., :2], crop[:2])
+                np.asarray(keypoints)[..., :2], _matrix(crop))
         results['input_size'] = self.input_size
         return results
+
+
+def _matrix(m: Affine, dtype: type = np.float64) -> np.ndarray:
+    """The 2x3 array of an :data:`Affine`."""
+    return np.array(((m[0], m[1], m[2]), (m[3], m[4], m[5])), dtype=dtype)

@@ -11,6 +11,7 @@ every later draw.
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -34,10 +35,21 @@ def flip_points(points: np.ndarray, image_size: Sequence[int], direction: str) -
 
 
 def flip_bbox_xyxy(bbox: np.ndarray, image_size: Sequence[int], direction: str) -> np.ndarray:
-    """Mirror an ``x1, y1, x2, y2`` box, keeping ``x1 <= x2`` and ``y1 <= y2``."""
-    corners = flip_points(np.asarray(bbox, dtype=np.float32).reshape(2, 2), image_size,
-                          direction)
-    return np.concatenate([corners.min(axis=0), corners.max(axis=0)])
+    """Mirror an ``x1, y1, x2, y2`` box, keeping ``x1 <= x2`` and ``y1 <= y2`` (float32).
+
+    On the four Python floats: ``(w - 1) - x`` of a float32 ``x`` is exact in float64, so one
+    rounding to float32 gives :func:`flip_points`' float32 result, for a fraction of the cost
+    of the array operations."""
+    w, h = image_size
+    x1, y1, x2, y2 = np.asarray(bbox, dtype=np.float32).reshape(4).tolist()
+    if math.isnan(x1 + y1 + x2 + y2):  # numpy's min / max propagate NaN; Python's do not
+        corners = flip_points(np.array([[x1, y1], [x2, y2]], np.float32), image_size, direction)
+        return np.concatenate([corners.min(axis=0), corners.max(axis=0)])
+    if direction in ('horizontal', 'diagonal'):
+        x1, x2 = (w - 1) - x1, (w - 1) - x2
+    if direction in ('vertical', 'diagonal'):
+        y1, y2 = (h - 1) - y1, (h - 1) - y2
+    return np.array([min(x1, x2), min(y1, y2), max(x1, x2), max(y1, y2)], dtype=np.float32)
 
 
 def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
@@ -49,22 +61,48 @@ def flip_keypoints(keypoints: np.ndarray, keypoints_visible: np.ndarray | None,
     so keypoint ``i`` takes the coordinates of keypoint ``flip_indices[i]``. A 'diagonal' flip is
     a 180-degree rotation, which keeps sides, so it is not reordered (mmpose reorders it too).
     """
-    keypoints = flip_points(keypoints, image_size, direction)
-    if direction != 'diagonal':
-        order = np.asarray(flip_indices, dtype=np.int64)
-        if order.size != keypoints.shape[-2]:
-            raise ValueError(f'flip_indices has {order.size} entries for '
-                             f'{keypoints.shape[-2]} keypoints')
-        keypoints = keypoints[..., order, :]
-        if keypoints_visible is not None:
-            keypoints_visible = np.asarray(keypoints_visible)[..., order]
+    if direction == 'diagonal':
+        return flip_points(keypoints, image_size, direction), keypoints_visible
+    order = _index_array(flip_indices)
+    keypoints = np.asarray(keypoints, dtype=np.float32)
+    if order.size != keypoints.shape[-2]:
+        raise ValueError(f'flip_indices has {order.size} entries for '
+                         f'{keypoints.shape[-2]} keypoints')
+    # reordered first: the fancy index is the copy that is then mirrored in place (the same
+    # values as mirroring a copy and reordering it)
+    keypoints = keypoints[..., order, :]
+    w, h = image_size
+    if direction == 'horizontal':
+        np.subtract(w - 1, keypoints[..., 0], out=keypoints[..., 0])
+    else:
+        np.subtract(h - 1, keypoints[..., 1], out=keypoints[..., 1])
+    if keypoints_visible is not None:
+        keypoints_visible = np.asarray(keypoints_visible)[..., order]
     return keypoints, keypoints_visible
+
+
+_INDEX_ARRAYS: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _index_array(indices: Sequence[int]) -> np.ndarray:
+    """``indices`` as a read-only int64 array, made once per distinct list (a skeleton has one
+    ``flip_indices``; converting its list costs more than the reordering it serves)."""
+    key = tuple(indices)
+    order = _INDEX_ARRAYS.get(key)
+    if order is None:
+        order = np.asarray(key, dtype=np.int64)
+        order.flags.writeable = False
+        if len(_INDEX_ARRAYS) < 64:  # a handful of skeletons; never an unbounded cache
+            _INDEX_ARRAYS[key] = order
+    return order
 
 
 #: Camera-frame axes a flip of the image mirrors (x for horizontal, y for vertical); a
 #: 'diagonal' flip (both) is a 180-degree turn about the optical axis, not a mirror.
 _MIRRORED_AXES = {'horizontal': (0,), 'vertical': (1,), 'diagonal': (0, 1)}
 _OTHER_SIDE = {'left': 'right', 'right': 'left'}
+#: The keys :func:`flip_camera_geometry` changes.
+_CAMERA_KEYS = ('keypoints_3d', 'K', 'R', 't', 'dist', 'hand_side')
 
 
 def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: str,
@@ -88,11 +126,13 @@ def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: st
     Only the keys present in ``results`` are returned. The relative depths
     ``z_i - z_root`` are unchanged by any flip.
     """
+    out: dict = {}
+    if all(results.get(key) is None for key in _CAMERA_KEYS):  # a 2D sample: nothing to flip
+        return out
     w, h = image_size
     axes = _MIRRORED_AXES[direction]
     mirror = np.ones(3)
     mirror[list(axes)] = -1.0
-    out: dict = {}
     if results.get('keypoints_3d') is not None:
         joints = np.asarray(results['keypoints_3d'], dtype=np.float32) * mirror.astype(np.float32)
         if flip_indices is not None and direction != 'diagonal':
@@ -124,6 +164,14 @@ def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: st
 
 
 # --------------------------------------------------------------------------- transforms
+def _to_float32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (as a Python float)."""
+    return float(np.float32(value))
+
+
+_FLOAT32 = _to_float32
+
+
 @TRANSFORMS.register_module()
 class GetBBoxCenterScale(BaseTransform):
     """``bbox`` (x1, y1, x2, y2) -> ``bbox_center`` (2,) and ``bbox_scale`` (w, h) * padding.
@@ -141,9 +189,15 @@ class GetBBoxCenterScale(BaseTransform):
             results['bbox_scale'] = (np.asarray(results['bbox_scale'], dtype=np.float32)
                                      * np.float32(self.padding))
             return results
-        x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4)
-        results['bbox_center'] = np.array([(x1 + x2) * 0.5, (y1 + y2) * 0.5], dtype=np.float32)
-        results['bbox_scale'] = np.array([(x2 - x1) * self.padding, (y2 - y1) * self.padding],
+        # on Python floats, rounded to float32 where numpy's float32 arithmetic rounds (the
+        # sum's halving and the product of two float32 values are exact in float64), so the
+        # values are numpy's float32 ones
+        x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4).tolist()
+        f32 = _FLOAT32
+        padding = f32(self.padding)
+        results['bbox_center'] = np.array([f32(x1 + x2) * 0.5, f32(y1 + y2) * 0.5],
+                                          dtype=np.float32)
+        results['bbox_scale'] = np.array([f32(x2 - x1) * padding, f32(y2 - y1) * padding],
                                          dtype=np.float32)
         return results
 
@@ -248,20 +302,30 @@ class RandomBBoxTransform(BaseTransform):
 
     def sample(self) -> tuple[np.ndarray, float, float]:
         """``(shift (2,) in units of bbox_scale, scale multiplier, rotation deg)``."""
-        gates = np.random.random(3)
-        shift = np.random.uniform(-1.0, 1.0, 2) * self.shift_factor
-        scale = np.random.uniform(*self.scale_factor)
+        # The same draws, in the same order, whichever augmentations fire: three gates, the
+        # shift's uniform(-1, 1, 2) and the scale's uniform(low, high) are six consecutive
+        # doubles of the global RandomState, taken in one call (its uniform is
+        # ``low + (high - low) * random()``, a frozen legacy stream; tested), then the normal.
+        shift_gate, scale_gate, rotate_gate, u_x, u_y, u_scale = np.random.random(6).tolist()
+        low, high = self.scale_factor
+        scale = low + (high - low) * u_scale
         limit = 2.0 * self.rotate_factor  # clipped with Python floats: np.clip on a scalar
         rotate = min(max(np.random.normal() * self.rotate_factor, -limit), limit)  # is ~10 us
-        return (shift if gates[0] < self.shift_prob else np.zeros(2),
-                float(scale) if gates[1] < self.scale_prob else 1.0,
-                float(rotate) if gates[2] < self.rotate_prob else 0.0)
+        shift = (np.array([-1.0 + 2.0 * u_x, -1.0 + 2.0 * u_y]) * self.shift_factor
+                 if shift_gate < self.shift_prob else np.zeros(2))
+        return (shift, scale if scale_gate < self.scale_prob else 1.0,
+                float(rotate) if rotate_gate < self.rotate_prob else 0.0)
 
     def transform(self, results: dict) -> dict:
         shift, scale, rotate = self.sample()
-        bbox_scale = np.asarray(results['bbox_scale'], dtype=np.float32).reshape(2)
-        center = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2)
-        results['bbox_center'] = (center + shift * bbox_scale).astype(np.float32)
-        results['bbox_scale'] = (bbox_scale * scale).astype(np.float32)
+        bw, bh = np.asarray(results['bbox_scale'], dtype=np.float32).reshape(2).tolist()
+        cx, cy = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2).tolist()
+        sx, sy = shift.tolist()
+        # Python floats with numpy's roundings: the centre is float64 arithmetic rounded once
+        # to float32, the scale a float32 product (numpy 2 multiplies a float32 array by a
+        # Python float in float32; the product of two float32 values is exact in float64)
+        scale = _FLOAT32(scale)
+        results['bbox_center'] = np.array([cx + sx * bw, cy + sy * bh], dtype=np.float32)
+        results['bbox_scale'] = np.array([bw * scale, bh * scale], dtype=np.float32)
         results['bbox_rotation'] = float(results.get('bbox_rotation', 0.0)) + rotate
         return results

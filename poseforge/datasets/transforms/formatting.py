@@ -7,6 +7,7 @@ preprocessor.
 """
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import cv2
@@ -45,21 +46,55 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
         img = img[:, :, None]
     h, w, c = img.shape
     out = np.empty((c, h, w), dtype=img.dtype)
-    key = (img.dtype.str, c)
+    source, planes = img, list(out)
+    padded = padded_parent(img)
+    if padded is not None:  # TopdownAffine's RGB view of its RGBX warp: split the RGBX itself,
+        source = padded  # X into a scratch plane (no contiguous RGB copy first)
+        planes.append(_scratch_plane(h, w, img.dtype))
+    key = (img.dtype.str, source.shape[2])
     if c > 1 and _SPLITS_IN_PLACE.get(key, True):
-        planes = list(out)
         try:
-            written = cv2.split(np.ascontiguousarray(img), planes)
+            written = cv2.split(np.ascontiguousarray(source), planes)
         except cv2.error:
             written = ()
         in_place = _SPLITS_IN_PLACE.get(key) if written else False
         if in_place is None:  # checked once per (dtype, channels): OpenCV decides by the type
-            in_place = _SPLITS_IN_PLACE[key] = (len(written) == c and all(  # alone whether
-                a.ctypes.data == b.ctypes.data for a, b in zip(written, planes)))  # it fills them
-        if in_place:
+            in_place = _SPLITS_IN_PLACE[key] = (len(written) == len(planes) and all(  # alone
+                a.ctypes.data == b.ctypes.data for a, b in zip(written, planes)))  # whether it
+        if in_place:  # fills them
             return torch.from_numpy(out)
     out[...] = img.transpose(2, 0, 1)
     return torch.from_numpy(out)
+
+
+def padded_parent(img: np.ndarray) -> np.ndarray | None:
+    """The C-contiguous ``(h, w, c + 1)`` array whose first ``c`` channels ``img`` is a view
+    of (``rgbx[..., :3]``), or ``None``."""
+    parent = img.base
+    if (not isinstance(parent, np.ndarray) or parent.ndim != 3 or img.ndim != 3
+            or parent.shape[2] != img.shape[2] + 1 or parent.shape[:2] != img.shape[:2]
+            or parent.dtype != img.dtype or img.strides != parent.strides
+            or not parent.flags.c_contiguous):
+        return None
+    return parent if img.ctypes.data == parent.ctypes.data else None
+
+
+def _scratch_plane(h: int, w: int, dtype: np.dtype) -> np.ndarray:
+    """A per-thread ``(h, w)`` plane that ``cv2.split`` writes an unused channel into (never
+    read; reused across calls, so no fresh buffer per sample)."""
+    planes = getattr(_SCRATCH, 'planes', None)
+    if planes is None:
+        planes = _SCRATCH.planes = {}
+    key = (h, w, np.dtype(dtype).str)
+    plane = planes.get(key)
+    if plane is None:
+        if len(planes) >= 8:  # a few crop sizes per process; never an unbounded cache
+            planes.clear()
+        plane = planes[key] = np.empty((h, w), dtype=dtype)
+    return plane
+
+
+_SCRATCH = threading.local()
 
 
 #: ``(dtype, channels)`` -> whether ``cv2.split`` writes into preallocated planes of that type.
@@ -105,7 +140,13 @@ class PackPoseInputs(BaseTransform):
         for key in TARGET_KEYS:
             if results.get(key) is not None:
                 data_samples[key] = torch.from_numpy(np.ascontiguousarray(results[key]))
-        truth = unflipped_ground_truth(results)
-        data_samples['meta'] = {key: truth.get(key, results[key]) for key in self.meta_keys
-                                if results.get(key) is not None}
+        meta = {}
+        for key in self.meta_keys:
+            value = results.get(key)
+            if value is not None:
+                meta[key] = value
+        if results.get('flip'):
+            meta.update((key, value) for key, value in unflipped_ground_truth(results).items()
+                        if key in meta)
+        data_samples['meta'] = meta
         return dict(inputs=inputs, data_samples=data_samples)

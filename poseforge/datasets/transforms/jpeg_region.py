@@ -151,6 +151,14 @@ def needed_box(source_to_output: np.ndarray, output_size: Sequence[int],
     inside are included. ``None`` when the crop lies wholly outside the image (all border).
     """
     (a, b, tx), (c, d, ty) = np.asarray(source_to_output, dtype=np.float64)[:2].tolist()
+    return needed_box_of(a, b, tx, c, d, ty, output_size, image_size)
+
+
+def needed_box_of(a: float, b: float, tx: float, c: float, d: float, ty: float,
+                  output_size: Sequence[int],
+                  image_size: Sequence[int]) -> tuple[int, int, int, int] | None:
+    """:func:`needed_box` of the map ``x' = a x + b y + tx``, ``y' = c x + d y + ty`` given as
+    Python floats (``TopdownAffine`` composes its maps so)."""
     det = a * d - b * c
     if det == 0:
         return None
@@ -214,11 +222,23 @@ def scaled_box(box: tuple[int, int, int, int], factor: int, scaled_size: tuple[i
 # --------------------------------------------------------------------------- decoding
 @dataclass(frozen=True)
 class RegionDecode:
-    """Decoded RGBX pixels of a region and the 3x3 map from their px to full-size image px."""
+    """Decoded RGBX pixels of a region at ``1/factor``, its corner at scaled px ``(x0, y0)``."""
 
     pixels: np.ndarray
-    to_image: np.ndarray
     factor: int
+    x0: int
+    y0: int
+
+    @property
+    def to_image(self) -> np.ndarray:
+        """3x3 map from the region's px to full-size image px (:func:`region_matrix`)."""
+        return region_matrix(self.factor, self.x0, self.y0)
+
+    def to_image_affine(self) -> tuple[float, float, float, float, float, float]:
+        """:attr:`to_image` as ``(a, b, tx, c, d, ty)`` Python floats (the same values)."""
+        factor, offset = float(self.factor), (self.factor - 1) / 2.0
+        return (factor, 0.0, self.factor * self.x0 + offset,
+                0.0, factor, self.factor * self.y0 + offset)
 
 
 def decode_region(data: np.ndarray, box: tuple[int, int, int, int] | None,
@@ -240,7 +260,7 @@ def decode_region(data: np.ndarray, box: tuple[int, int, int, int] | None,
         _discard_handle(lib)
         return None
     pixels, (x, y) = pixels
-    return RegionDecode(pixels, region_matrix(factor, x, y), factor)
+    return RegionDecode(pixels, factor, x, y)
 
 
 def _decompress(lib: ctypes.CDLL, data: np.ndarray, box: tuple[int, int, int, int] | None,

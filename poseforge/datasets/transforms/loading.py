@@ -19,6 +19,7 @@ call :func:`get_image` (the transforms here do), which decodes it and applies a 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import cv2
@@ -44,14 +45,30 @@ _STANDALONE_MARKERS = frozenset({0x01, 0xD8, *range(0xD0, 0xD8)})
 # --------------------------------------------------------------------------- reading
 def read_image_bytes(path: str) -> np.ndarray:
     """The file's bytes as a uint8 array; ``OSError`` (same subclass) naming the file."""
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
+    try:  # os-level calls: no buffered file object per image (a few us per sample less)
+        fd = os.open(path, os.O_RDONLY | getattr(os, 'O_BINARY', 0))
+        try:
+            data = _read_all(fd)
+        finally:
+            os.close(fd)
     except OSError as err:
         raise type(err)(f"cannot read image file '{path}': {err.strerror or err}") from err
     if not data:
         raise OSError(f"image file is empty (0 bytes): '{path}'")
     return np.frombuffer(data, dtype=np.uint8)
+
+
+def _read_all(fd: int) -> bytes:
+    """Every byte of the open file ``fd``: one read for a regular file (a short read is its
+    end), reads to EOF for anything else."""
+    size = os.fstat(fd).st_size + 1
+    data = os.read(fd, size)
+    if len(data) < size:
+        return data
+    chunks = [data]
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b''.join(chunks)
 
 
 def decode_image(data: np.ndarray, path: str, reduce: int = 1) -> np.ndarray:

@@ -40,7 +40,7 @@ class GenerateTarget(BaseTransform):
                            'before it')
         input_size = results.get('input_size')
         codec_size = getattr(self.codec, 'input_size', None)
-        if input_size is not None and codec_size is not None \
+        if input_size is not None and codec_size is not None and input_size != codec_size \
                 and tuple(input_size) != tuple(codec_size):
             raise RuntimeError(f'GenerateTarget: codec input_size {tuple(codec_size)} differs '
                                f'from TopdownAffine input_size {tuple(input_size)}')
