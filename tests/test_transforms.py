@@ -519,6 +519,29 @@ def test_topdown_affine_crop_is_the_rgb_view_of_its_rgbx_warp():
     assert torch.equal(packed, torch.from_numpy(np.ascontiguousarray(crop)).permute(2, 0, 1))
 
 
+@pytest.mark.parametrize('recipe', ['photometric_distortion', None])
+def test_photometric_runs_on_a_contiguous_copy_of_the_crop_view(recipe):
+    """PhotometricAug converts TopdownAffine's RGB view of the RGBX warp once (its many passes
+    would each take OpenCV's strided path on the view) and gives the same pixels as on a
+    contiguous copy of the crop."""
+    from poseforge.datasets.transforms.formatting import contiguous_image
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 255, (90, 120, 3), dtype=np.uint8)
+    results = GetBBoxCenterScale()(sample_with_image(img, [[30.0, 40.0]], bbox=(20, 15, 100, 80)))
+    crop = TopdownAffine((48, 64))(results)['img']
+    assert not crop.flags.c_contiguous  # the view this is about
+    converted = contiguous_image(crop)
+    assert converted.flags.c_contiguous and np.array_equal(converted, crop)
+    assert converted.base is not crop.base  # a copy: the RGBX warp itself is left untouched
+    step = PhotometricAug(recipe)
+    outs = []
+    for image in (crop, np.ascontiguousarray(crop)):
+        np.random.seed(11)
+        outs.append(step(dict(img=image))['img'])
+    assert outs[0].flags.c_contiguous and np.array_equal(outs[0], outs[1])
+    assert not np.array_equal(outs[0], crop)  # the recipe did change the pixels
+
+
 @pytest.mark.parametrize('padding', [1.25, 1.1, 1.37])
 def test_box_steps_keep_numpy_float32_arithmetic(padding):
     """GetBBoxCenterScale, RandomBBoxTransform and the box flip work on Python floats; their

@@ -79,6 +79,19 @@ def padded_parent(img: np.ndarray) -> np.ndarray | None:
     return parent if img.ctypes.data == parent.ctypes.data else None
 
 
+def contiguous_image(img: np.ndarray) -> np.ndarray:
+    """``img`` as a C-contiguous array, for steps that run many passes over it (photometric).
+
+    TopdownAffine hands on the RGB view of its RGBX warp; OpenCV and albumentations would copy
+    or take their slow strided paths on it at every operation, so such a view is converted once
+    (``cv2.cvtColor``'s SIMD RGBA -> RGB, one pass). Anything else contiguous is returned as is.
+    """
+    parent = padded_parent(img)
+    if parent is not None and parent.shape[2] == 4:
+        return cv2.cvtColor(parent, cv2.COLOR_RGBA2RGB)
+    return np.ascontiguousarray(img)
+
+
 def _scratch_plane(h: int, w: int, dtype: np.dtype) -> np.ndarray:
     """A per-thread ``(h, w)`` plane that ``cv2.split`` writes an unused channel into (never
     read; reused across calls, so no fresh buffer per sample)."""

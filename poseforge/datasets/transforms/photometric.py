@@ -23,6 +23,7 @@ from albumentations.core.composition import BaseCompose
 from albumentations.core.transforms_interface import BasicTransform, ImageOnlyTransform
 
 from poseforge.datasets.transforms.base import BaseTransform
+from poseforge.datasets.transforms.formatting import contiguous_image
 from poseforge.datasets.transforms.loading import get_image
 from poseforge.registry import TRANSFORMS
 
@@ -179,5 +180,5 @@ class PhotometricAug(BaseTransform):
         if img.dtype != np.uint8:  # albumentations reads float images as 0..1
             raise TypeError(f'PhotometricAug expects a uint8 image, got {img.dtype} '
                             '(drop LoadImage(to_float32=True))')
-        results['img'] = self.compose(image=img)['image']
+        results['img'] = self.compose(image=contiguous_image(img))['image']
         return results
