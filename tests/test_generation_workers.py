@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from poseforge.generation import synth_hands
 from poseforge.generation.synth_hands import GenerationConfig, GenerationError, generate_dataset
+from poseforge.utils.fileio import TMP_SUFFIX
 
 RUN = dict(num=6, views=1, size=32, seed=11, test_fraction=0.34,
            cfg=GenerationConfig(gallery=False, save_depth=False))
@@ -31,9 +33,14 @@ def _kill_own_worker_on_doomed_unit(task: tuple):
 
 
 def _kill_own_worker_once(task: tuple):
+    """Killed once mid-write: the half-written shard temporary stays behind (as it does for the
+    pool's other workers, terminated wherever they are when the pool breaks)."""
     marker = Path(task[3]) / 'killed-once'
     if task[0] == DOOMED and not marker.exists():
         marker.write_text('')
+        shards = Path(task[3]) / synth_hands.SHARDS
+        shards.mkdir(exist_ok=True)
+        tempfile.mkstemp(prefix=f'.{DOOMED:07d}.json.', suffix=TMP_SUFFIX, dir=shards)
         os.kill(os.getpid(), signal.SIGKILL)
     return _real_work(task)
 
@@ -69,4 +76,4 @@ def test_a_worker_killed_once_is_replaced_and_the_run_completes(clean_run, tmp_p
     generate_dataset(tmp_path, workers=2, **RUN)
     assert 'a worker process died' in capsys.readouterr().err
     (tmp_path / 'killed-once').unlink()
-    assert _files(tmp_path) == clean_run
+    assert _files(tmp_path) == clean_run  # no temporary of the killed write left either

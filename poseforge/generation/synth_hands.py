@@ -124,6 +124,10 @@ def _run(tasks: list[tuple], workers: int) -> Iterator[tuple[int, int]]:
             return
         except BrokenProcessPool:
             out_dir = tasks[0][3]
+            # a broken pool's other workers are terminated mid-unit, possibly mid-write: their
+            # temporaries go now (the pool is shut down: nothing else writes here), as a new
+            # run's start would clear them
+            writer.remove_partials(out_dir)
             for unit in [u for u in pending if osp.isfile(shard_path(out_dir, u))]:
                 del pending[unit]  # finished, but its result was lost with the pool
             lost = _unit_list(sorted(pending))
