@@ -50,9 +50,8 @@ def get_warp_matrix(center: Sequence[float], scale: Sequence[float], rot: float,
     The closed form of mmpose's three-point construction (``get_warp_matrix``), so no
     ``cv2.getAffineTransform`` round trip in float32; ``use_udp`` gives the UDP variant.
     """
-    a, b, tx, c, d, ty = _warp_affine(float(center[0]), float(center[1]), float(scale[0]),
-                                      float(scale[1]), float(rot), output_size, use_udp)
-    return np.array([[a, b, tx], [c, d, ty]], dtype=np.float64)
+    return _matrix(_warp_affine(float(center[0]), float(center[1]), float(scale[0]),
+                                float(scale[1]), float(rot), output_size, use_udp))
 
 
 #: A 2-D affine map as six Python floats ``(a, b, tx, c, d, ty)``: ``x' = a x + b y + tx``,
@@ -122,20 +121,12 @@ _LAST_ROW = np.array([[0.0, 0.0, 1.0]])
 
 def invert_affine(matrix: np.ndarray) -> np.ndarray:
     """Inverse of a 2x3 affine, as 2x3 float64 (closed form; no LAPACK call per sample)."""
-    ia, ib, itx, ic, id_, ity = _invert(_as_affine(matrix))
-    return np.array([[ia, ib, itx], [ic, id_, ity]])
+    return _matrix(_invert(_as_affine(matrix)))
 
 
 def flip_matrix(direction: str, image_size: Sequence[int]) -> np.ndarray:
     """3x3 affine of a flip of a ``(w, h)`` image: ``x -> w - 1 - x`` (horizontal) etc."""
-    if direction not in ('horizontal', 'vertical', 'diagonal'):
-        raise ValueError(f'unknown flip direction {direction!r}')
-    w, h = image_size
-    x_row = ((-1.0, 0.0, w - 1.0) if direction in ('horizontal', 'diagonal')
-             else (1.0, 0.0, 0.0))
-    y_row = ((0.0, -1.0, h - 1.0) if direction in ('vertical', 'diagonal')
-             else (0.0, 1.0, 0.0))
-    return np.array((x_row, y_row, (0.0, 0.0, 1.0)), dtype=np.float64)
+    return to_3x3(_matrix(_flip_affine(direction, *image_size)))
 
 
 def reduction_matrix(factor: int) -> np.ndarray:
@@ -220,8 +211,7 @@ class TopdownAffine(BaseTransform):
 
     def crop_matrix(self, results: dict) -> np.ndarray:
         """2x3 map from (flipped, if flipped) image px to input px; fixes ``bbox_scale``."""
-        a, b, tx, c, d, ty = self._crop_affine(results)
-        return np.array([[a, b, tx], [c, d, ty]], dtype=np.float64)
+        return _matrix(self._crop_affine(results))
 
     def _crop_affine(self, results: dict) -> Affine:
         """:meth:`crop_matrix` as an :data:`Affine`; writes ``bbox_scale`` (fixed to the input

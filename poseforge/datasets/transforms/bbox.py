@@ -169,9 +169,6 @@ def _to_float32(value: float) -> float:
     return float(np.float32(value))
 
 
-_FLOAT32 = _to_float32
-
-
 @TRANSFORMS.register_module()
 class GetBBoxCenterScale(BaseTransform):
     """``bbox`` (x1, y1, x2, y2) -> ``bbox_center`` (2,) and ``bbox_scale`` (w, h) * padding.
@@ -193,7 +190,7 @@ class GetBBoxCenterScale(BaseTransform):
         # sum's halving and the product of two float32 values are exact in float64), so the
         # values are numpy's float32 ones
         x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4).tolist()
-        f32 = _FLOAT32
+        f32 = _to_float32
         padding = f32(self.padding)
         results['bbox_center'] = np.array([f32(x1 + x2) * 0.5, f32(y1 + y2) * 0.5],
                                           dtype=np.float32)
@@ -324,7 +321,7 @@ class RandomBBoxTransform(BaseTransform):
         # Python floats with numpy's roundings: the centre is float64 arithmetic rounded once
         # to float32, the scale a float32 product (numpy 2 multiplies a float32 array by a
         # Python float in float32; the product of two float32 values is exact in float64)
-        scale = _FLOAT32(scale)
+        scale = _to_float32(scale)
         results['bbox_center'] = np.array([cx + sx * bw, cy + sy * bh], dtype=np.float32)
         results['bbox_scale'] = np.array([bw * scale, bh * scale], dtype=np.float32)
         results['bbox_rotation'] = float(results.get('bbox_rotation', 0.0)) + rotate

@@ -195,13 +195,19 @@ def orientation_matrix(orientation: int, stored_size: Sequence[int]) -> np.ndarr
     return np.array([*rows[orientation], (0, 0, 1)], dtype=np.float64)
 
 
-def region_matrix(factor: int, x0: int, y0: int) -> np.ndarray:
-    """3x3 map from px of a region decoded at ``1/factor`` (its corner at scaled px
-    ``(x0, y0)``) to full-size image px. libjpeg's scaled pixel ``i`` averages full-size
-    pixels ``factor * i .. factor * i + factor - 1``: centre ``factor * i + (factor - 1) / 2``."""
+def region_affine(factor: int, x0: int, y0: int) -> tuple[float, ...]:
+    """Map from px of a region decoded at ``1/factor`` (its corner at scaled px ``(x0, y0)``) to
+    full-size image px, as ``(a, b, tx, c, d, ty)`` Python floats. libjpeg's scaled pixel ``i``
+    averages full-size pixels ``factor * i .. factor * i + factor - 1``: centre
+    ``factor * i + (factor - 1) / 2``."""
     offset = (factor - 1) / 2.0
-    return np.array([[factor, 0, factor * x0 + offset], [0, factor, factor * y0 + offset],
-                     [0, 0, 1]], dtype=np.float64)
+    return (float(factor), 0.0, factor * x0 + offset, 0.0, float(factor), factor * y0 + offset)
+
+
+def region_matrix(factor: int, x0: int, y0: int) -> np.ndarray:
+    """:func:`region_affine` as a 3x3 float64 matrix."""
+    a, b, tx, c, d, ty = region_affine(factor, x0, y0)
+    return np.array([[a, b, tx], [c, d, ty], [0.0, 0.0, 1.0]], dtype=np.float64)
 
 
 def scaled_box(box: tuple[int, int, int, int], factor: int, scaled_size: tuple[int, int],
@@ -234,11 +240,9 @@ class RegionDecode:
         """3x3 map from the region's px to full-size image px (:func:`region_matrix`)."""
         return region_matrix(self.factor, self.x0, self.y0)
 
-    def to_image_affine(self) -> tuple[float, float, float, float, float, float]:
-        """:attr:`to_image` as ``(a, b, tx, c, d, ty)`` Python floats (the same values)."""
-        factor, offset = float(self.factor), (self.factor - 1) / 2.0
-        return (factor, 0.0, self.factor * self.x0 + offset,
-                0.0, factor, self.factor * self.y0 + offset)
+    def to_image_affine(self) -> tuple[float, ...]:
+        """:attr:`to_image` as ``(a, b, tx, c, d, ty)`` Python floats (:func:`region_affine`)."""
+        return region_affine(self.factor, self.x0, self.y0)
 
 
 def decode_region(data: np.ndarray, box: tuple[int, int, int, int] | None,
