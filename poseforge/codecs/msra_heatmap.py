@@ -155,13 +155,17 @@ class MSRAHeatmap:
         mask = self._kept(centres, keypoints_visible)
         weights = np.where(mask, keypoints_visible, np.float32(0))
 
-        # (.., K, 2, 1) centres (masked: any finite value) against the shared grid: both 1-D
-        # Gaussians of every keypoint in one exp, the same float32 values as one per axis
-        masked = np.where(mask[..., None], centres, np.float32(0))[..., None]
-        gauss = np.exp(np.square(self._grid - masked) * self._inv_two_var)
+        # (.., K, 2, 1) centres against the shared grid: both 1-D Gaussians of every keypoint
+        # in one exp, the same float32 values as one per axis. A dropped keypoint (unlabelled,
+        # unreachable, non-finite) is centred at +inf: exp(-inf) makes both of its Gaussians,
+        # and so its channel, exactly +0 (what zeroing one of them gave) without a mask pass.
+        # In place: one temporary for the whole chain (the same float32 operations)
+        gauss = self._grid - np.where(mask[..., None], centres, np.float32(np.inf))[..., None]
+        np.square(gauss, out=gauss)
+        gauss *= self._inv_two_var
+        np.exp(gauss, out=gauss)
         gx = gauss[..., 0, :self.heatmap_size[0]]
         gy = gauss[..., 1, :self.heatmap_size[1]]
-        gy *= mask[..., None]  # unlabelled / unreachable keypoints: an all-zero channel
         # the (K, H, W) outer products: torch's broadcast multiply is ~3x numpy's here (the
         # same float32 products); the result is handed on as a numpy view of the tensor
         heatmaps = torch.from_numpy(gy[..., :, None]) * torch.from_numpy(gx[..., None, :])

@@ -156,10 +156,13 @@ def _max_reduction(a: float, b: float, c: float, d: float, max_factor: int) -> i
     frob = a * a + b * b + c * c + d * d
     det = a * d - b * c
     stretch = math.sqrt(0.5 * (frob + math.sqrt(max(frob * frob - 4 * det * det, 0.0))))
-    for factor in sorted(REDUCE_FACTORS, reverse=True):
+    for factor in _FACTORS_DESCENDING:
         if factor <= max_factor and factor * stretch <= 1.0 + 1e-9:
             return factor
     return 1
+
+
+_FACTORS_DESCENDING = tuple(sorted(REDUCE_FACTORS, reverse=True))
 
 
 def rgbx_box(img: np.ndarray, matrix: np.ndarray,

@@ -127,7 +127,10 @@ def flip_camera_geometry(results: dict, image_size: Sequence[int], direction: st
     ``z_i - z_root`` are unchanged by any flip.
     """
     out: dict = {}
-    if all(results.get(key) is None for key in _CAMERA_KEYS):  # a 2D sample: nothing to flip
+    for key in _CAMERA_KEYS:  # (a loop, not all() over a generator: a 2D sample's fast exit)
+        if results.get(key) is not None:
+            break
+    else:  # a 2D sample: nothing to flip
         return out
     w, h = image_size
     axes = _MIRRORED_AXES[direction]
@@ -188,14 +191,13 @@ class GetBBoxCenterScale(BaseTransform):
             return results
         # on Python floats, rounded to float32 where numpy's float32 arithmetic rounds (the
         # sum's halving and the product of two float32 values are exact in float64), so the
-        # values are numpy's float32 ones
+        # values are numpy's float32 ones; the four sums and differences are rounded in one
+        # array conversion (the same rounding as np.float32 of each)
         x1, y1, x2, y2 = np.asarray(results['bbox'], dtype=np.float32).reshape(4).tolist()
-        f32 = _to_float32
-        padding = f32(self.padding)
-        results['bbox_center'] = np.array([f32(x1 + x2) * 0.5, f32(y1 + y2) * 0.5],
-                                          dtype=np.float32)
-        results['bbox_scale'] = np.array([f32(x2 - x1) * padding, f32(y2 - y1) * padding],
-                                         dtype=np.float32)
+        sx, sy, w, h = np.array([x1 + x2, y1 + y2, x2 - x1, y2 - y1], np.float32).tolist()
+        padding = _to_float32(self.padding)
+        results['bbox_center'] = np.array([sx * 0.5, sy * 0.5], dtype=np.float32)
+        results['bbox_scale'] = np.array([w * padding, h * padding], dtype=np.float32)
         return results
 
 
@@ -299,6 +301,12 @@ class RandomBBoxTransform(BaseTransform):
 
     def sample(self) -> tuple[np.ndarray, float, float]:
         """``(shift (2,) in units of bbox_scale, scale multiplier, rotation deg)``."""
+        sx, sy, scale, rotate = self._draw()
+        return np.array([sx, sy]), scale, rotate
+
+    def _draw(self) -> tuple[float, float, float, float]:
+        """:meth:`sample` as four Python floats ``(shift x, shift y, scale, rotation)``: the
+        same values (float64 arithmetic either way), without the shift's array."""
         # The same draws, in the same order, whichever augmentations fire: three gates, the
         # shift's uniform(-1, 1, 2) and the scale's uniform(low, high) are six consecutive
         # doubles of the global RandomState, taken in one call (its uniform is
@@ -308,16 +316,17 @@ class RandomBBoxTransform(BaseTransform):
         scale = low + (high - low) * u_scale
         limit = 2.0 * self.rotate_factor  # clipped with Python floats: np.clip on a scalar
         rotate = min(max(np.random.normal() * self.rotate_factor, -limit), limit)  # is ~10 us
-        shift = (np.array([-1.0 + 2.0 * u_x, -1.0 + 2.0 * u_y]) * self.shift_factor
-                 if shift_gate < self.shift_prob else np.zeros(2))
-        return (shift, scale if scale_gate < self.scale_prob else 1.0,
+        if shift_gate < self.shift_prob:
+            sx, sy = (-1.0 + 2.0 * u_x) * self.shift_factor, (-1.0 + 2.0 * u_y) * self.shift_factor
+        else:
+            sx = sy = 0.0
+        return (sx, sy, scale if scale_gate < self.scale_prob else 1.0,
                 float(rotate) if rotate_gate < self.rotate_prob else 0.0)
 
     def transform(self, results: dict) -> dict:
-        shift, scale, rotate = self.sample()
+        sx, sy, scale, rotate = self._draw()
         bw, bh = np.asarray(results['bbox_scale'], dtype=np.float32).reshape(2).tolist()
         cx, cy = np.asarray(results['bbox_center'], dtype=np.float32).reshape(2).tolist()
-        sx, sy = shift.tolist()
         # Python floats with numpy's roundings: the centre is float64 arithmetic rounded once
         # to float32, the scale a float32 product (numpy 2 multiplies a float32 array by a
         # Python float in float32; the product of two float32 values is exact in float64)

@@ -45,24 +45,29 @@ def image_to_tensor(img: np.ndarray) -> torch.Tensor:
     if img.ndim == 2:
         img = img[:, :, None]
     h, w, c = img.shape
-    out = np.empty((c, h, w), dtype=img.dtype)
-    source, planes = img, list(out)
-    padded = padded_parent(img)
-    if padded is not None:  # TopdownAffine's RGB view of its RGBX warp: split the RGBX itself,
-        source = padded  # X into a scratch plane (no contiguous RGB copy first)
-        planes.append(_scratch_plane(h, w, img.dtype))
-    key = (img.dtype.str, source.shape[2])
-    if c > 1 and _SPLITS_IN_PLACE.get(key, True):
-        try:
-            written = cv2.split(np.ascontiguousarray(source), planes)
-        except cv2.error:
-            written = ()
-        in_place = _SPLITS_IN_PLACE.get(key) if written else False
-        if in_place is None:  # checked once per (dtype, channels): OpenCV decides by the type
-            in_place = _SPLITS_IN_PLACE[key] = (len(written) == len(planes) and all(  # alone
-                a.ctypes.data == b.ctypes.data for a, b in zip(written, planes)))  # whether it
-        if in_place:  # fills them
-            return torch.from_numpy(out)
+    dtype = img.dtype
+    out = np.empty((c, h, w), dtype=dtype)
+    if c > 1:
+        parent = padded_parent(img)
+        if parent is not None:  # TopdownAffine's RGB view of its RGBX warp: split the RGBX
+            # itself, X into a scratch plane (no contiguous RGB copy first)
+            source, planes = parent, [*out, _scratch_plane(h, w, dtype)]
+        else:
+            source, planes = np.ascontiguousarray(img), list(out)
+        key = (dtype.str, len(planes))
+        in_place = _SPLITS_IN_PLACE.get(key)
+        if in_place is not False:
+            try:
+                written = cv2.split(source, planes)
+            except cv2.error:
+                written = ()
+            if written:
+                if in_place is None:  # checked once per (dtype, channels): OpenCV decides by
+                    in_place = _SPLITS_IN_PLACE[key] = (  # the type alone whether it fills them
+                        len(written) == len(planes) and all(
+                            a.ctypes.data == b.ctypes.data for a, b in zip(written, planes)))
+                if in_place:
+                    return torch.from_numpy(out)
     out[...] = img.transpose(2, 0, 1)
     return torch.from_numpy(out)
 
@@ -98,7 +103,7 @@ def _scratch_plane(h: int, w: int, dtype: np.dtype) -> np.ndarray:
     planes = getattr(_SCRATCH, 'planes', None)
     if planes is None:
         planes = _SCRATCH.planes = {}
-    key = (h, w, np.dtype(dtype).str)
+    key = (h, w, dtype)
     plane = planes.get(key)
     if plane is None:
         if len(planes) >= 8:  # a few crop sizes per process; never an unbounded cache
@@ -149,16 +154,11 @@ class PackPoseInputs(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         inputs = image_to_tensor(get_image(results))
-        data_samples: dict = {}
-        for key in TARGET_KEYS:
-            if results.get(key) is not None:
-                data_samples[key] = torch.from_numpy(np.ascontiguousarray(results[key]))
-        meta = {}
-        for key in self.meta_keys:
-            value = results.get(key)
-            if value is not None:
-                meta[key] = value
-        if results.get('flip'):
+        get = results.get  # comprehensions over the key lists: no per-key statement dispatch
+        data_samples: dict = {key: torch.from_numpy(np.ascontiguousarray(value))
+                              for key in TARGET_KEYS if (value := get(key)) is not None}
+        meta = {key: value for key in self.meta_keys if (value := get(key)) is not None}
+        if get('flip'):
             meta.update((key, value) for key, value in unflipped_ground_truth(results).items()
                         if key in meta)
         data_samples['meta'] = meta

@@ -134,12 +134,12 @@ def jpeg_header(data: np.ndarray | bytes) -> tuple[int, int, int] | None:
         if marker in _STANDALONE_MARKERS:
             i += 2
             continue
-        length = int.from_bytes(buf[i + 2:i + 4], 'big')
-        if marker in _SOF_MARKERS:
+        length = buf[i + 2] << 8 | buf[i + 3]  # big-endian 16-bit fields, read byte by byte
+        if marker in _SOF_MARKERS:  # (no slice object per field)
             if i + 9 > n:
                 return None
-            height = int.from_bytes(buf[i + 5:i + 7], 'big')
-            width = int.from_bytes(buf[i + 7:i + 9], 'big')
+            height = buf[i + 5] << 8 | buf[i + 6]
+            width = buf[i + 7] << 8 | buf[i + 8]
             return (height, width, orientation) if height and width else None
         if marker == 0xE1 and buf[i + 4:i + 10] == b'Exif\x00\x00':
             orientation = _exif_orientation(buf[i + 10:i + 2 + length])
