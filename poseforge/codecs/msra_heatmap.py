@@ -42,6 +42,7 @@ import torch
 from poseforge.registry import KEYPOINT_CODECS
 
 _LOG_FLOOR = 1e-10  # log(max(h, floor)): mmpose's guard against log(0)
+_ZERO, _INF = np.float32(0), np.float32(np.inf)  # encode's fill values, made once
 
 
 def gaussian_blur_kernel(kernel_size: int) -> np.ndarray:
@@ -153,14 +154,14 @@ class MSRAHeatmap:
         centres = (keypoints if keypoints.shape[-1] == 2 else keypoints[..., :2]
                    ) * self.heatmap_per_input
         mask = self._kept(centres, keypoints_visible)
-        weights = np.where(mask, keypoints_visible, np.float32(0))
+        weights = np.where(mask, keypoints_visible, _ZERO)
 
         # (.., K, 2, 1) centres against the shared grid: both 1-D Gaussians of every keypoint
         # in one exp, the same float32 values as one per axis. A dropped keypoint (unlabelled,
         # unreachable, non-finite) is centred at +inf: exp(-inf) makes both of its Gaussians,
         # and so its channel, exactly +0 (what zeroing one of them gave) without a mask pass.
         # In place: one temporary for the whole chain (the same float32 operations)
-        gauss = self._grid - np.where(mask[..., None], centres, np.float32(np.inf))[..., None]
+        gauss = self._grid - np.where(mask[..., None], centres, _INF)[..., None]
         np.square(gauss, out=gauss)
         gauss *= self._inv_two_var
         np.exp(gauss, out=gauss)

@@ -281,12 +281,13 @@ class TopdownAffine(BaseTransform):
         flipped, pending = results.get('flip'), results.get('flip_pending')
         flip = (_flip_affine(direction, img_w, img_h) if direction and (flipped or pending)
                 else None)
+        flipped_crop = _compose(crop, flip) if flip is not None else crop
         # original image px -> input px (the flip is part of it whenever the sample is flipped)
-        image_to_input = _compose(crop, flip) if flipped and flip is not None else crop
+        image_to_input = flipped_crop if flipped else crop
         results['input_to_image'] = _matrix(_invert(image_to_input), np.float32)
 
         # source px (what cv2 will read) -> input px
-        source_to_input = _compose(crop, flip) if pending and flip is not None else crop
+        source_to_input = flipped_crop if pending else crop
         source, source_to_input, rgbx = self._source(results, source_to_input)
         warped = cv2.warpAffine(source, _matrix(source_to_input), self.input_size,
                                 flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,

@@ -162,7 +162,7 @@ class PackPoseInputs(BaseTransform):
                               for key in TARGET_KEYS if (value := get(key)) is not None}
         meta = {key: value for key in self.meta_keys if (value := get(key)) is not None}
         if get('flip'):
-            meta.update((key, value) for key, value in unflipped_ground_truth(results).items()
-                        if key in meta)
+            meta.update({key: value for key, value in unflipped_ground_truth(results).items()
+                         if key in meta})
         data_samples['meta'] = meta
         return dict(inputs=inputs, data_samples=data_samples)
