@@ -496,6 +496,70 @@ def test_image_to_tensor_splits_an_rgb_view_of_rgbx_straight_from_its_parent():
         assert padded_parent(other) is None
         assert torch.equal(image_to_tensor(other), torch.from_numpy(
             np.ascontiguousarray(other)).permute(2, 0, 1))
+    # wider items (compared by address, not by a one-byte overlap) and empty crops
+    wide = rng.random((5, 6, 4)).astype(np.float32)
+    assert padded_parent(wide[..., :3]) is wide and padded_parent(wide[..., 1:]) is None
+    assert torch.equal(image_to_tensor(wide[..., 1:]), torch.from_numpy(
+        np.ascontiguousarray(wide[..., 1:])).permute(2, 0, 1))
+    empty = np.zeros((0, 4, 4), np.uint8)
+    assert padded_parent(empty[..., :3]) is empty
+    assert image_to_tensor(empty[..., :3]).shape == (3, 0, 4)
+
+
+def test_pipeline_steps_are_called_as_their_transform():
+    """A step's ``__call__`` is its ``transform`` itself (one Python call a step on the data
+    path), unless a ``__call__`` of its own or of a base other than the plain forwarding one
+    is in force; either way calling a step runs the right ``transform``."""
+    from poseforge.datasets.transforms.base import BaseTransform
+    for cls in (LoadImage, GetBBoxCenterScale, RandomFlip, RandomBBoxTransform, TopdownAffine,
+                PhotometricAug, GenerateTarget, PackPoseInputs):
+        assert cls.__call__ is cls.transform, cls.__name__
+
+    class Plain(BaseTransform):
+        def transform(self, results):
+            return dict(results, plain=True)
+
+    class Inherits(Plain):
+        pass
+
+    class Overrides(Plain):
+        def transform(self, results):
+            return dict(results, overrides=True)
+
+    class Wrapped(BaseTransform):  # a __call__ that does more than forward
+        def __call__(self, results):
+            return dict(self.transform(results), wrapped=True)
+
+        def transform(self, results):
+            return dict(results, wrapped_step=True)
+
+    class UnderWrapper(Wrapped):
+        def transform(self, results):
+            return dict(results, under=True)
+
+    assert Plain()({}) == {'plain': True} and Inherits()({}) == {'plain': True}
+    assert Overrides()({}) == {'overrides': True} and Overrides.__call__ is Overrides.transform
+    assert Wrapped()({}) == {'wrapped_step': True, 'wrapped': True}
+    assert UnderWrapper()({}) == {'under': True, 'wrapped': True}  # the base's wrapper stays
+    assert UnderWrapper.__call__ is Wrapped.__call__
+
+
+def test_flip_keypoints_reorders_and_mirrors_every_instance():
+    """One instance ``(K, 2)`` or several ``(N, K, 2)``: keypoint ``i`` takes the mirrored
+    coordinates of ``flip_indices[i]`` and its visibility, exactly (float32 arithmetic)."""
+    from poseforge.datasets.transforms.bbox import flip_keypoints
+    rng = np.random.default_rng(6)
+    order = np.array(COCO_FLIP)
+    for shape in ((17, 2), (3, 17, 2)):
+        kp = rng.uniform(-5, 300, shape).astype(np.float32)
+        vis = rng.integers(0, 2, shape[:-1]).astype(np.float32)
+        for direction, axis, size in (('horizontal', 0, 321), ('vertical', 1, 123)):
+            out, out_vis = flip_keypoints(kp, vis, (321, 123), COCO_FLIP, direction)
+            expected = kp[..., order, :].copy()
+            expected[..., axis] = np.float32(size - 1) - expected[..., axis]
+            assert out.dtype == np.float32 and out.tobytes() == expected.tobytes()
+            assert np.array_equal(out_vis, vis[..., order])
+        assert not np.shares_memory(out, kp) and not np.shares_memory(out_vis, vis)
 
 
 def test_topdown_affine_crop_is_the_rgb_view_of_its_rgbx_warp():
