@@ -69,8 +69,7 @@ def setting_names() -> list[str]:
 
 def generation_config(setting: str):
     """The :class:`GenerationConfig` of a named setting (see the module docstring)."""
-    from poseforge.generation.appearance import ABLATIONS, LEGACY_SCENE, SceneConfig
-    from poseforge.generation.pose_prior import PriorConfig
+    from poseforge.generation.appearance import ABLATIONS, LEGACY_SCENE
     from poseforge.generation.synth_hands import GenerationConfig
     base = GenerationConfig()
     if setting == 'today':
