@@ -130,6 +130,25 @@ def test_ring_cameras_frame_the_hand():
         assert 0.3 * 128 < side < 0.8 * 128
 
 
+
+def test_ring_plus_sphere_rig_draws_one_of_the_two_per_unit():
+    """Each call draws its kind from the stream, then places exactly that kind's cameras; over
+    many units both kinds occur about evenly."""
+    from poseforge.generation.rigs import make_rig
+    joints, _ = forward_kinematics(default_shape(), sample_angles(np.random.default_rng(2)))
+    radii = np.full(NUM_JOINTS, 8.0)
+    kinds = []
+    for seed in range(40):
+        mixed = make_rig('ring+sphere', np.random.default_rng(seed), joints, radii, 2, 128)
+        rng = np.random.default_rng(seed)
+        kind = 'sphere' if rng.uniform() < 0.5 else 'ring'
+        alone = make_rig(kind, rng, joints, radii, 2, 128)
+        assert all(np.array_equal(a.R, b.R) and np.array_equal(a.t, b.t)
+                   and np.array_equal(a.K, b.K) for a, b in zip(mixed, alone))
+        kinds.append(kind)
+    assert 10 < kinds.count('sphere') < 30
+
+
 # --------------------------------------------------------------------------- rasteriser
 def test_rasterize_depth_and_coverage_of_a_box():
     box = trimesh.creation.box(extents=(40.0, 40.0, 40.0))

@@ -54,18 +54,22 @@ DEFAULT_CONFIG = 'configs/sim2real/cpm-light_sim2real-128.py'
 DEFAULT_SETTINGS = ('today', 'default')
 #: Camera placements tried against the default (``CameraConfig`` changes: labels change too).
 CAMERA_VARIANTS = {'roll-90': dict(roll_deg=90.0), 'roll-180': dict(roll_deg=180.0)}
+#: Camera rigs tried against the default ring (:mod:`poseforge.generation.rigs`): ``sphere``
+#: views the hand from every direction, so foreshortened hands (fingers towards or away from
+#: the camera) and views from below occur as often as side views; ``ring+sphere`` draws one
+#: of the two per unit.
+RIG_VARIANTS = {'sphere': 'sphere', 'ring+sphere': 'ring+sphere'}
 
 
 # --------------------------------------------------------------------------- settings
 def setting_names() -> list[str]:
     from poseforge.generation.appearance import ABLATIONS
-    return ['today', 'default', *ABLATIONS, 'no-grasps', *CAMERA_VARIANTS]
+    return ['today', 'default', *ABLATIONS, 'no-grasps', *CAMERA_VARIANTS, *RIG_VARIANTS]
 
 
 def generation_config(setting: str):
     """The :class:`GenerationConfig` of a named setting (see the module docstring)."""
-    from poseforge.generation.appearance import ABLATIONS, LEGACY_SCENE, SceneConfig
-    from poseforge.generation.pose_prior import PriorConfig
+    from poseforge.generation.appearance import ABLATIONS, LEGACY_SCENE
     from poseforge.generation.synth_hands import GenerationConfig
     base = GenerationConfig()
     if setting == 'today':
@@ -78,6 +82,8 @@ def generation_config(setting: str):
         return replace(base, scene=replace(base.scene, **ABLATIONS[setting]))
     if setting in CAMERA_VARIANTS:
         return replace(base, camera=replace(base.camera, **CAMERA_VARIANTS[setting]))
+    if setting in RIG_VARIANTS:
+        return replace(base, rig=RIG_VARIANTS[setting])
     raise ValueError(f"unknown setting '{setting}'; known: {', '.join(setting_names())}")
 
 

@@ -4,6 +4,9 @@
   with its own field of view, elevation, roll and framing;
 * ``sphere``: directions spread evenly over the whole sphere (a Fibonacci lattice turned at
   random), so views from below and straight above occur too; framed like ``ring``;
+* ``ring+sphere``: each sequence draws ``ring`` or ``sphere`` (even odds) from its own random
+  stream, so a dataset holds both the ring's near-upright views and the sphere's foreshortened
+  ones;
 * ``mhp``: imitates the four webcams of MHP (Gomez-Donoso et al.; ``docs/datasets.md``): the
   intrinsics, lens distortion and 640 x 480 images of its calibration
   (:mod:`poseforge.formats.mhp`), and a layout measured from the released calibration of ``data_1``
@@ -26,7 +29,7 @@ from poseforge.generation.cameras import (Camera, CameraConfig, WORLD_UP, frame_
                                           look_at, ring_cameras, undistort_normalised)
 from poseforge.generation.pose_prior import axis_angle, sample_root
 
-RIGS = ('ring', 'sphere', 'mhp')
+RIGS = ('ring', 'sphere', 'ring+sphere', 'mhp')
 
 #: Per webcam: azimuth about world up and elevation (deg) of the direction from the hand to the
 #: camera, distance (mm) and roll about the optical axis (deg), from MHP data_1's calibration.
@@ -42,6 +45,8 @@ def rig_image_size(rig: str, size: int) -> tuple[int, int]:
 def make_rig(rig: str, rng: np.random.Generator, points: np.ndarray, radii: np.ndarray,
              views: int, size: int, cfg: CameraConfig = CameraConfig()) -> list[Camera]:
     """``views`` cameras of kind ``rig`` framing world ``points`` (with skin ``radii``)."""
+    if rig == 'ring+sphere':
+        rig = 'sphere' if rng.uniform() < 0.5 else 'ring'
     if rig == 'ring':
         return ring_cameras(rng, points, radii, views, size, size, cfg)
     if rig == 'sphere':
