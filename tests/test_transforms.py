@@ -506,44 +506,6 @@ def test_image_to_tensor_splits_an_rgb_view_of_rgbx_straight_from_its_parent():
     assert image_to_tensor(empty[..., :3]).shape == (3, 0, 4)
 
 
-def test_pipeline_steps_are_called_as_their_transform():
-    """A step's ``__call__`` is its ``transform`` itself (one Python call a step on the data
-    path), unless a ``__call__`` of its own or of a base other than the plain forwarding one
-    is in force; either way calling a step runs the right ``transform``."""
-    from poseforge.datasets.transforms.base import BaseTransform
-    for cls in (LoadImage, GetBBoxCenterScale, RandomFlip, RandomBBoxTransform, TopdownAffine,
-                PhotometricAug, GenerateTarget, PackPoseInputs):
-        assert cls.__call__ is cls.transform, cls.__name__
-
-    class Plain(BaseTransform):
-        def transform(self, results):
-            return dict(results, plain=True)
-
-    class Inherits(Plain):
-        pass
-
-    class Overrides(Plain):
-        def transform(self, results):
-            return dict(results, overrides=True)
-
-    class Wrapped(BaseTransform):  # a __call__ that does more than forward
-        def __call__(self, results):
-            return dict(self.transform(results), wrapped=True)
-
-        def transform(self, results):
-            return dict(results, wrapped_step=True)
-
-    class UnderWrapper(Wrapped):
-        def transform(self, results):
-            return dict(results, under=True)
-
-    assert Plain()({}) == {'plain': True} and Inherits()({}) == {'plain': True}
-    assert Overrides()({}) == {'overrides': True} and Overrides.__call__ is Overrides.transform
-    assert Wrapped()({}) == {'wrapped_step': True, 'wrapped': True}
-    assert UnderWrapper()({}) == {'under': True, 'wrapped': True}  # the base's wrapper stays
-    assert UnderWrapper.__call__ is Wrapped.__call__
-
-
 def test_flip_keypoints_reorders_and_mirrors_every_instance():
     """One instance ``(K, 2)`` or several ``(N, K, 2)``: keypoint ``i`` takes the mirrored
     coordinates of ``flip_indices[i]`` and its visibility, exactly (float32 arithmetic)."""

@@ -10,22 +10,7 @@ import inspect
 
 
 class BaseTransform:
-    """A pipeline step: ``transform(results) -> results`` (``None`` drops the sample).
-
-    A subclass that defines ``transform`` gets it as its ``__call__`` too, set at class
-    creation, unless a ``__call__`` other than this plain forwarding one is in force (its own
-    or a base's): calling a step is then one Python call, not a ``__call__`` frame forwarding
-    to ``transform`` (eight steps a sample on the data path). Replacing ``transform`` on a
-    class afterwards therefore needs ``__call__`` replaced too.
-    """
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if 'transform' not in cls.__dict__:
-            return
-        owner = next(k for k in cls.__mro__ if '__call__' in k.__dict__)
-        if owner is BaseTransform or owner.__dict__['__call__'] is owner.__dict__.get('transform'):
-            cls.__call__ = cls.__dict__['transform']
+    """A pipeline step: ``transform(results) -> results`` (``None`` drops the sample)."""
 
     def __call__(self, results: dict) -> dict | None:
         return self.transform(results)
