@@ -205,3 +205,20 @@ def test_sim2real_config_turns_crops_as_often_as_real_hands_are_turned():
     turned = np.mean([abs(((transform.sample()[2] + 180) % 360) - 180) > 60
                       for _ in range(2000)])
     assert turned > 0.3
+
+
+def test_every_named_setting_builds_its_generator_config():
+    """``--list``'s names all resolve; the rig settings change the rig alone."""
+    import sim2real   # tools/ is on sys.path (conftest)
+    from poseforge.generation.rigs import RIGS
+    default = sim2real.generation_config('default')
+    for name in sim2real.setting_names():
+        cfg = sim2real.generation_config(name)
+        cfg.check()
+        assert cfg.rig in RIGS
+    for name, rig in (('sphere', 'sphere'), ('ring+sphere', 'ring+sphere')):
+        cfg = sim2real.generation_config(name)
+        assert cfg.rig == rig and default.rig == 'ring'
+        assert (cfg.scene, cfg.prior, cfg.camera) == (default.scene, default.prior, default.camera)
+    with pytest.raises(ValueError, match='unknown setting'):
+        sim2real.generation_config('nonsense')
