@@ -58,7 +58,7 @@ CAMERA_VARIANTS = {'roll-90': dict(roll_deg=90.0), 'roll-180': dict(roll_deg=180
 #: views the hand from every direction, so foreshortened hands (fingers towards or away from
 #: the camera) and views from below occur as often as side views; ``ring+sphere`` draws one
 #: of the two per unit.
-RIG_VARIANTS = {'sphere': 'sphere', 'ring+sphere': 'ring+sphere'}
+RIG_VARIANTS = ('sphere', 'ring+sphere')
 
 
 # --------------------------------------------------------------------------- settings
@@ -83,7 +83,7 @@ def generation_config(setting: str):
     if setting in CAMERA_VARIANTS:
         return replace(base, camera=replace(base.camera, **CAMERA_VARIANTS[setting]))
     if setting in RIG_VARIANTS:
-        return replace(base, rig=RIG_VARIANTS[setting])
+        return replace(base, rig=setting)
     raise ValueError(f"unknown setting '{setting}'; known: {', '.join(setting_names())}")
 
 

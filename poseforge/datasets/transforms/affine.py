@@ -152,6 +152,9 @@ def max_reduction(matrix: np.ndarray, max_factor: int = 8) -> int:
     return _max_reduction(a, b, c, d, max_factor)
 
 
+_FACTORS_DESCENDING = tuple(sorted(REDUCE_FACTORS, reverse=True))
+
+
 def _max_reduction(a: float, b: float, c: float, d: float, max_factor: int) -> int:
     frob = a * a + b * b + c * c + d * d
     det = a * d - b * c
@@ -161,8 +164,6 @@ def _max_reduction(a: float, b: float, c: float, d: float, max_factor: int) -> i
             return factor
     return 1
 
-
-_FACTORS_DESCENDING = tuple(sorted(REDUCE_FACTORS, reverse=True))
 
 
 def rgbx_box(img: np.ndarray, matrix: np.ndarray,

@@ -51,6 +51,19 @@ def topdown_pipelines(codec: dict, padding: float = 1.25, photometric: bool = Tr
             topdown_test_pipeline(codec, padding))
 
 
+
+def sim2real_pipelines(codec: dict) -> tuple[list[dict], list[dict]]:
+    """``(train, test)`` pipelines of the models trained on generated hands for real images
+    (``configs/sim2real/``): the top-down ones with the ``sim2real`` photometric recipe and
+    in-plane rotation over the whole circle (sd 180 degrees, clipped at +-360, 60% of crops):
+    the generator frames hands near upright (5% of its hands are turned more than 60 degrees),
+    real photos do not (half of the fixture hands are; ``tools/sim2real.py --gap``, README)."""
+    train, test = topdown_pipelines(codec, padding=1.25, rotate_factor=180.0,
+                                    scale_factor=(0.75, 1.25))
+    train = [dict(t, transforms='sim2real') if t['type'] == 'PhotometricAug' else t
+             for t in train]
+    return train, test
+
 def palm_classifier_pipelines(input_size: tuple[int, int] = (64, 64), padding: float = 1.25,
                                photometric: bool = True, **bbox_transform: Any
                                ) -> tuple[list[dict], list[dict]]:
